@@ -1,0 +1,1 @@
+"""CLI and run orchestration of crm-elt (no HTTP here)."""

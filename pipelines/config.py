@@ -1,0 +1,94 @@
+"""Resolve source settings the dlt way: .dlt/*.toml or env vars (SOURCES__PIPEDRIVE__API_TOKEN, ...).
+
+``--account NAME`` reads ``[sources.<source>.NAME]`` first, then falls back to ``[sources.<source>]``.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import dlt
+import pendulum
+
+from sources._http import ConfigError, register_secret
+from sources.hotprofile import HotProfileSettings
+from sources.pipedrive import PipedriveSettings
+
+SOURCES = ("pipedrive", "hotprofile")
+_DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.I)
+
+
+def _key(source: str, name: str, account: str | None) -> str:
+    return f"sources.{source}.{account}.{name}" if account else f"sources.{source}.{name}"
+
+
+def _env(key: str) -> str:
+    return key.upper().replace(".", "__")
+
+
+def lookup(source: str, name: str, account: str | None = None, secret: bool = False) -> Any:
+    provider = dlt.secrets if secret else dlt.config
+    for candidate in ([account, None] if account else [None]):
+        value = provider.get(_key(source, name, candidate))
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def require(source: str, name: str, account: str | None, secret: bool = False) -> Any:
+    value = lookup(source, name, account, secret)
+    if value is None:
+        key = _key(source, name, account)
+        where = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
+        raise ConfigError(f"missing {key}: set it in {where} or the environment variable {_env(key)}")
+    if secret:
+        register_secret(str(value))
+    return value
+
+
+def parse_date(value: Any, what: str) -> datetime | None:
+    """ISO date or datetime (naive = UTC) → aware UTC datetime."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        parsed = pendulum.parse(str(value), tz="UTC")
+    except Exception:
+        raise ConfigError(f"{what}: {value!r} is not an ISO date or datetime (e.g. 2024-01-31 or "
+                          "2024-01-31T12:00:00Z)") from None
+    if not isinstance(parsed, datetime):
+        raise ConfigError(f"{what}: {value!r} is not an ISO date or datetime")
+    return datetime.fromtimestamp(parsed.timestamp(), tz=timezone.utc)
+
+
+def pipedrive_settings(account: str | None = None) -> PipedriveSettings:
+    token = require("pipedrive", "api_token", account, secret=True)
+    base_url = lookup("pipedrive", "base_url", account)
+    if not base_url:
+        domain = str(require("pipedrive", "company_domain", account)).strip()
+        domain = domain.removeprefix("https://").removesuffix("/").removesuffix(".pipedrive.com")
+        if not _DOMAIN.match(domain):
+            raise ConfigError(f"{_key('pipedrive', 'company_domain', account)}: {domain!r} is not a company "
+                              "domain; use the part before .pipedrive.com (e.g. 'acme')")
+        base_url = f"https://{domain}.pipedrive.com"
+    return PipedriveSettings(
+        base_url=str(base_url).rstrip("/"), api_token=str(token),
+        start_date=parse_date(lookup("pipedrive", "start_date", account), _key("pipedrive", "start_date", account)),
+        rate_limit_burst=int(lookup("pipedrive", "rate_limit_burst", account) or 20),
+    )
+
+
+def hotprofile_settings(account: str | None = None) -> HotProfileSettings:
+    key = require("hotprofile", "api_key", account, secret=True)
+    url = str(require("hotprofile", "url_instance", account)).strip()
+    lag = lookup("hotprofile", "lag_minutes", account)
+    return HotProfileSettings(
+        url_instance=url, api_key=str(key),
+        start_date=parse_date(lookup("hotprofile", "start_date", account), _key("hotprofile", "start_date", account)),
+        lag=timedelta(minutes=float(lag)) if lag is not None else timedelta(minutes=10),
+    )
+
+
+SETTINGS = {"pipedrive": pipedrive_settings, "hotprofile": hotprofile_settings}

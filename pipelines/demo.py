@@ -1,0 +1,68 @@
+"""`crm-elt demo` and `crm-elt sandbox`: the real pipeline against the local API emulators."""
+from __future__ import annotations
+
+import tempfile
+import time
+
+import click
+import duckdb
+
+from pipelines.runner import Target, run_source
+from sources.hotprofile import HotProfileSettings
+from sources.pipedrive import PipedriveSettings
+
+DEMO_TOKEN = "demo-pipedrive-token"
+DEMO_KEY = "demo-hotprofile-key"
+
+
+def run_demo(duckdb_path: str, *, deals: int = 500, clients: int = 1000) -> None:
+    from sandbox.hotprofile import HotProfileSandbox
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN) as pipedrive, \
+            HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY) as hotprofile, \
+            tempfile.TemporaryDirectory(prefix="crm-elt-demo-") as state_dir:
+        click.echo(f"sandbox: Pipedrive at {pipedrive.base_url}, HotProfile at {hotprofile.url_instance}")
+        target = Target("duckdb", duckdb_path, state_dir)
+        settings = {
+            "pipedrive": PipedriveSettings(pipedrive.base_url, DEMO_TOKEN),
+            "hotprofile": HotProfileSettings(hotprofile.url_instance, DEMO_KEY),
+        }
+        for source, source_settings in settings.items():
+            result = run_source(source, target, settings=source_settings)
+            for table in result.tables:
+                click.echo(f"  {result.dataset}.{table.table:<18} {table.rows:>7} rows  {table.requests:>4} requests")
+    show_tables(duckdb_path)
+
+
+def show_tables(duckdb_path: str) -> None:
+    with duckdb.connect(duckdb_path, read_only=True) as con:
+        names = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('pipedrive', 'hotprofile') AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' "
+            "ORDER BY 1, 2").fetchall()
+        click.echo(f"\nLoaded into {duckdb_path}:")
+        for schema, table in names:
+            count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
+            click.echo(f"  {schema}.{table:<28} {count:>8} rows")
+    click.echo("\nTry:\n  duckdb " + duckdb_path + " \"SELECT status, count(*), sum(value) FROM pipedrive.deals "
+               "GROUP BY status ORDER BY 2 DESC\"")
+    click.echo("or in Python: duckdb.connect('" + duckdb_path + "', read_only=True).sql('FROM hotprofile.clients LIMIT 5').show()")
+
+
+def serve_sandbox(port: int, *, deals: int, clients: int) -> None:
+    from sandbox.hotprofile import HotProfileSandbox
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN, port=port) as pipedrive, \
+            HotProfileSandbox(seed=1, clients=clients, api_key=DEMO_KEY, port=port + 1) as hotprofile:
+        click.echo(f"Pipedrive emulator:  SOURCES__PIPEDRIVE__BASE_URL={pipedrive.base_url} "
+                   f"SOURCES__PIPEDRIVE__API_TOKEN={DEMO_TOKEN}")
+        click.echo(f"HotProfile emulator: SOURCES__HOTPROFILE__URL_INSTANCE={hotprofile.url_instance} "
+                   f"SOURCES__HOTPROFILE__API_KEY={DEMO_KEY}")
+        click.echo("Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass

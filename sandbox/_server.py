@@ -1,0 +1,187 @@
+"""In-process HTTP server shared by both emulators: request log, fault injection, start/stop.
+
+An emulator is a callable ``app(request) -> Response``; ``EmulatorServer`` serves it on
+``127.0.0.1:<free port>`` from a background thread.
+"""
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]          # last value wins; use ``query_lists`` for repeats
+    query_lists: dict[str, list[str]]
+    headers: dict[str, str]        # lower-cased names
+    body: bytes
+    time: float
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, default)
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None               # dict/list -> JSON; str/bytes sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body, ensure_ascii=False).encode()
+
+
+@dataclass
+class Fault:
+    kind: str
+    path: str | None = None        # regex matched against the request path
+    times: int = 1
+    delay: float = 0.0             # seconds, for "slow"
+
+
+class FaultInjector:
+    """Queue of faults consumed by matching requests (first match wins)."""
+
+    def __init__(self) -> None:
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, path: str | None = None, times: int = 1, delay: float = 0.0) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; use one of {FAULT_KINDS}")
+        with self._lock:
+            self._faults.append(Fault(kind, path, times, delay))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def take(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.times > 0 and (fault.path is None or re.search(fault.path, path)):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+
+def fault_response(fault: Fault) -> Response | None:
+    """The canned response of a fault; None for faults handled at socket level."""
+    if fault.kind == "429":
+        return Response(429, {"success": False, "error": "Too many requests"},
+                        {"Retry-After": "1", "x-ratelimit-reset": "1", "x-ratelimit-remaining": "0"})
+    if fault.kind in ("500", "502", "503"):
+        return Response(int(fault.kind), {"success": False, "error": "Internal server error"})
+    if fault.kind == "badjson":
+        return Response(200, b'{"success": true, "data": [', {"Content-Type": "application/json"})
+    if fault.kind == "html":
+        return Response(200, b"<html><body>Maintenance</body></html>", {"Content-Type": "text/html"})
+    return None
+
+
+class EmulatorServer:
+    def __init__(self, app: Callable[[Request], Response], host: str = "127.0.0.1", port: int = 0):
+        self.app = app
+        self.requests: list[Request] = []
+        self.faults = FaultInjector()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "EmulatorServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> "EmulatorServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def requests_to(self, pattern: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if re.search(pattern, r.path)]
+
+    def clear_requests(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:  # quiet
+                pass
+
+            def _serve(self) -> None:
+                parts = urlsplit(self.path)
+                lists = parse_qs(parts.query, keep_blank_values=True)
+                length = int(self.headers.get("Content-Length") or 0)
+                request = Request(
+                    method=self.command,
+                    path=parts.path,
+                    query={k: v[-1] for k, v in lists.items()},
+                    query_lists=lists,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=self.rfile.read(length) if length else b"",
+                    time=time.time(),
+                )
+                server._record(request)
+                fault = server.faults.take(request.path)
+                if fault and fault.kind == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                if fault and fault.kind == "slow":
+                    time.sleep(fault.delay or 2.0)
+                response = (fault_response(fault) if fault else None) or server.app(request)
+                payload = response.encode()
+                self.send_response(response.status)
+                headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+                for name, value in headers.items():
+                    self.send_header(name, str(value))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
+
+        return Handler

@@ -1,0 +1,1 @@
+"""dlt sources of crm-elt: one package per API, all HTTP through ``sources._http``."""

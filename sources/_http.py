@@ -1,0 +1,324 @@
+"""The only module that speaks HTTP: sessions, auth, retries, rate pacing, error policy, redaction.
+
+Every source gets an ``ApiClient`` from ``pipedrive_client`` or ``hotprofile_client``. Errors leave this
+module as ``CrmEltError`` subclasses whose messages are one line, name what to fix and never carry a
+secret (the original ``requests`` exception, which may hold a URL with ``api_key``, is dropped).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+log = logging.getLogger("crm_elt.http")
+
+REDACTED = "***"
+
+
+class CrmEltError(Exception):
+    """Base of every error the CLI turns into a one-line message and an exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(CrmEltError):
+    """Wrong or missing configuration: credentials, domain, dates. Retrying cannot help."""
+
+    exit_code = 2
+
+
+class BudgetExhausted(CrmEltError):
+    """The API's daily budget is used up; the next run (tomorrow) continues."""
+
+    exit_code = 4
+
+
+class ApiError(CrmEltError):
+    """The API failed after bounded retries, or answered something unusable."""
+
+    exit_code = 1
+
+
+# --- redaction ---------------------------------------------------------------------------------
+
+_secrets: set[str] = set()
+_SECRET_PARAMS = re.compile(r"((?:api_key|api_token|access_token)=)[^&\s\"']+", re.I)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so ``redact`` masks it anywhere (logs, errors, traces)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+        _install_log_filter()
+
+
+def redact(text: object) -> str:
+    text = _SECRET_PARAMS.sub(rf"\1{REDACTED}", str(text))
+    for secret in _secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_filter = _RedactingFilter()
+
+
+def _install_log_filter() -> None:
+    # urllib3 logs full request lines (with query strings) at DEBUG; dlt logs exceptions.
+    for name in ("", "urllib3", "urllib3.connectionpool", "dlt", "crm_elt"):
+        logger = logging.getLogger(name)
+        if _filter not in logger.filters:
+            logger.addFilter(_filter)
+        for handler in logger.handlers:
+            if _filter not in handler.filters:
+                handler.addFilter(_filter)
+
+
+# --- pacing ------------------------------------------------------------------------------------
+
+
+class Pacer:
+    """Rolling-window limiter: at most ``max_requests`` per ``window`` seconds, plus server pauses.
+
+    ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
+    """
+
+    def __init__(self, max_requests: int, window: float,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.max_requests, self.window = max_requests, window
+        self.clock, self.sleep = clock, sleep
+        self.sent: deque[float] = deque()
+        self.paused_until = 0.0
+        self.waited = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._wait(self.paused_until - self.clock())
+            while True:
+                now = self.clock()
+                while self.sent and self.sent[0] <= now - self.window:
+                    self.sent.popleft()
+                if len(self.sent) < self.max_requests:
+                    break
+                self._wait(self.sent[0] + self.window - now)
+            self.sent.append(self.clock())
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            self.waited += seconds
+            self.sleep(seconds)
+
+
+# --- client ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ErrorPolicy:
+    """What one API's answers mean; the client applies it."""
+
+    api: str                                   # "Pipedrive"
+    credential_key: str                        # config key to blame on 401
+    location_key: str                          # config key to blame on unknown host
+    is_budget_exhausted: Callable[[requests.Response], bool] = lambda r: False
+    reset_headers: tuple[str, ...] = ("Retry-After",)
+    remaining_header: str | None = None
+
+
+@dataclass
+class TableStats:
+    requests: int = 0
+    tokens: int = 0
+    retries: int = 0
+
+
+@dataclass
+class ApiClient:
+    base_url: str
+    policy: ErrorPolicy
+    pacer: Pacer
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)   # auth in the query string (HotProfile)
+    timeout: tuple[float, float] = (10.0, 120.0)
+    max_retries: int = 6
+    max_rate_limit_waits: int = 20
+    backoff: float = 1.0
+    max_backoff: float = 60.0
+    session: requests.Session = field(default_factory=requests.Session)
+    stats: dict[str, TableStats] = field(default_factory=lambda: defaultdict(TableStats))
+
+    def __post_init__(self) -> None:
+        self.base_url = self.base_url.rstrip("/")
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "crm-elt/0.1", **self.headers})
+        for secret in [*self.headers.values(), *self.params.values()]:
+            register_secret(secret)
+
+    def get(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.request("GET", path, params, **kw)
+
+    def post(self, path: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
+        return self.request("POST", path, params, **kw)
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, *,
+                table: str = "-", cost: int = 1, retry_server_errors: bool = True) -> Any:
+        """Send one logical request (retrying as the policy allows) and return the decoded JSON."""
+        url = self.base_url + path
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
+        stats = self.stats[table]
+        attempts = rate_limited = 0
+        while True:
+            self.pacer.acquire()
+            try:
+                response = self.session.request(method, url, params={**query, **self.params},
+                                                timeout=self.timeout, data=b"" if method == "POST" else None)
+            except requests.RequestException as exc:
+                self._check_unreachable(exc)
+                attempts += 1
+                stats.retries += 1
+                if attempts > self.max_retries:
+                    raise ApiError(f"{self.policy.api} unreachable after {attempts} attempts: {shown}: "
+                                   f"{type(exc).__name__}") from None
+                self._backoff(attempts, f"{type(exc).__name__} on {shown}")
+                continue
+            stats.requests += 1
+            stats.tokens += cost
+            log.debug("%s -> %s", redact(shown), response.status_code)
+            self._observe_rate_headers(response)
+            status = response.status_code
+            if status == 429:
+                if self.policy.is_budget_exhausted(response):
+                    raise BudgetExhausted(f"{self.policy.api} daily API budget exhausted ({shown}); "
+                                          "already loaded tables are kept, run again after the budget resets")
+                rate_limited += 1
+                if rate_limited > self.max_rate_limit_waits:
+                    raise ApiError(f"{self.policy.api} kept answering 429 Too Many Requests on {shown}; "
+                                   "lower the request rate (rate_limit_burst) and retry later")
+                self.pacer.pause(self._reset_seconds(response))
+                continue
+            if status in (401, 402, 403):
+                raise self._access_error(response, shown)
+            if status >= 500 or status == 408:
+                attempts += 1
+                stats.retries += 1
+                if not retry_server_errors or attempts > self.max_retries:
+                    raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown}"
+                                   + ("" if retry_server_errors else " (not retried: this API answers 5xx to invalid parameters)"))
+                self._backoff(attempts, f"HTTP {status} on {shown}")
+                continue
+            if status == 404:
+                raise ApiError(f"{self.policy.api} answered 404 Not Found for {redact(shown)}: "
+                               f"check {self.policy.location_key}")
+            if status >= 400:
+                raise ApiError(f"{self.policy.api} rejected {redact(shown)} with HTTP {status}: "
+                               f"{redact(_snippet(response))}")
+            try:
+                return response.json()
+            except ValueError:
+                attempts += 1
+                stats.retries += 1
+                if attempts > self.max_retries:
+                    raise ApiError(f"{self.policy.api} sent a non-JSON body for {redact(shown)}: "
+                                   f"{redact(_snippet(response))}") from None
+                self._backoff(attempts, f"malformed JSON on {shown}")
+
+    def _check_unreachable(self, exc: requests.RequestException) -> None:
+        text = str(exc)
+        if isinstance(exc, requests.exceptions.InvalidURL) or any(
+                marker in text for marker in ("Name or service not known", "NameResolutionError",
+                                              "nodename nor servname", "No address associated", "getaddrinfo failed")):
+            host = urlsplit(self.base_url).netloc
+            raise ConfigError(f"cannot resolve {self.policy.api} host {host!r}: check {self.policy.location_key}") from None
+
+    def _observe_rate_headers(self, response: requests.Response) -> None:
+        name = self.policy.remaining_header
+        if name and response.status_code != 429 and response.headers.get(name) == "0":
+            self.pacer.pause(self._reset_seconds(response))
+
+    def _reset_seconds(self, response: requests.Response) -> float:
+        waits = []
+        for name in self.policy.reset_headers:
+            try:
+                waits.append(float(response.headers.get(name, "")))
+            except ValueError:
+                pass
+        return min(max(waits, default=1.0), 120.0) + random.uniform(0, 0.25)
+
+    def _backoff(self, attempt: int, why: str) -> None:
+        delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        log.warning("%s: retry %d/%d in %.1fs", redact(why), attempt, self.max_retries, delay)
+        self.pacer.sleep(delay)
+
+    def _access_error(self, response: requests.Response, shown: str) -> CrmEltError:
+        api, key = self.policy.api, self.policy.credential_key
+        status = response.status_code
+        if status == 403 and "cloudflare" in response.text.lower():
+            return ApiError(f"{api} blocked the client after too many requests (403 from Cloudflare); "
+                            "wait a few minutes and lower rate_limit_burst")
+        if status == 401:
+            return ConfigError(f"{api} rejected the credentials (401 Unauthorized): check {key}")
+        if status == 402:
+            return ConfigError(f"{api} requires payment (402 Payment Required): the account's plan or "
+                               "subscription does not allow this API call")
+        return ConfigError(f"{api} denied access (403 Forbidden) to {redact(shown).split('?')[0]}: "
+                           f"the user of {key} lacks permission")
+
+
+def _snippet(response: requests.Response) -> str:
+    return " ".join(response.text[:200].split())
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+
+def _pipedrive_budget_exhausted(response: requests.Response) -> bool:
+    if response.headers.get("x-daily-requests-left") == "0":
+        return True
+    return "daily" in response.text.lower()
+
+
+def pipedrive_client(base_url: str, api_token: str, *, burst: int = 20, window: float = 2.0,
+                     clock: Callable[[], float] = time.monotonic,
+                     sleep: Callable[[float], None] = time.sleep, **kw: Any) -> ApiClient:
+    policy = ErrorPolicy(
+        api="Pipedrive",
+        credential_key="sources.pipedrive.api_token (SOURCES__PIPEDRIVE__API_TOKEN)",
+        location_key="sources.pipedrive.company_domain / base_url",
+        is_budget_exhausted=_pipedrive_budget_exhausted,
+        reset_headers=("Retry-After", "x-ratelimit-reset"),
+        remaining_header="x-ratelimit-remaining",
+    )
+    return ApiClient(base_url, policy, Pacer(burst, window, clock, sleep),
+                     headers={"x-api-token": api_token}, **kw)
+
+
+def hotprofile_client(url_instance: str, api_key: str, *, calls: int = 100, window: float = 60.0,
+                      clock: Callable[[], float] = time.monotonic,
+                      sleep: Callable[[float], None] = time.sleep, **kw: Any) -> ApiClient:
+    policy = ErrorPolicy(
+        api="HotProfile",
+        credential_key="sources.hotprofile.api_key (SOURCES__HOTPROFILE__API_KEY)",
+        location_key="sources.hotprofile.url_instance",
+    )
+    return ApiClient(url_instance, policy, Pacer(calls, window, clock, sleep),
+                     params={"api_key": api_key}, **kw)
