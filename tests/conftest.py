@@ -1,0 +1,58 @@
+"""Shared fixtures: in-process API emulators, an isolated DuckDB target, query helpers."""
+from __future__ import annotations
+
+import os
+
+import duckdb
+import pytest
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+from pipelines.runner import Target, run_source  # noqa: E402
+from sources.hotprofile import HotProfileSettings  # noqa: E402
+from sources.pipedrive import PipedriveSettings  # noqa: E402
+
+PD_TOKEN = "pd-test-token-0123456789abcdef"
+HP_KEY = "hp-test-key-fedcba9876543210"
+
+
+@pytest.fixture
+def pipedrive_sb():
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=7, deals=300, token=PD_TOKEN, burst=10_000) as sb:
+        yield sb
+
+
+@pytest.fixture
+def hotprofile_sb():
+    from sandbox.hotprofile import HotProfileSandbox
+
+    with HotProfileSandbox(seed=7, clients=2500, leads=300, business_cards=300, api_key=HP_KEY, rate=None) as sb:
+        yield sb
+
+
+@pytest.fixture
+def target(tmp_path) -> Target:
+    return Target("duckdb", str(tmp_path / "crm.duckdb"), str(tmp_path / "pipelines"))
+
+
+def pd_settings(sb, **kw) -> PipedriveSettings:
+    return PipedriveSettings(sb.base_url, PD_TOKEN, rate_limit_burst=10_000, **kw)
+
+
+def hp_settings(sb, **kw) -> HotProfileSettings:
+    return HotProfileSettings(sb.url_instance, HP_KEY, **kw)
+
+
+def run_pipedrive(sb, target: Target, **kw):
+    return run_source("pipedrive", target, settings=kw.pop("settings", None) or pd_settings(sb), **kw)
+
+
+def run_hotprofile(sb, target: Target, **kw):
+    return run_source("hotprofile", target, settings=kw.pop("settings", None) or hp_settings(sb), **kw)
+
+
+def query(target: Target, sql: str) -> list[tuple]:
+    with duckdb.connect(target.duckdb_path, read_only=True) as con:
+        return con.execute(sql).fetchall()
