@@ -89,7 +89,7 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace.last_normalize_info else {}
     for name in names or REGISTRIES[source]:
         stats = dlt_source.client.stats.get(name)
-        rows = sum(n for table, n in counts.items() if table == name or table.startswith(f"{name}__"))
+        rows = counts.get(name, 0)
         result.tables.append(TableSummary(name, rows, stats.requests if stats else 0, stats.tokens if stats else 0))
     return result
 

@@ -112,7 +112,8 @@ class EmulatorServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "EmulatorServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
         self._thread.start()
         return self
 

@@ -122,5 +122,16 @@ def guarded(read: Callable[[], Iterator[Any]], ctx: RunContext) -> Iterator[Any]
         ctx.stopped = str(exc)
 
 
+def table_resource(name: str, read: Callable[[], Iterator[Any]], ctx: RunContext, **hints: Any) -> Any:
+    """One registry entry as a dlt resource whose reader is ``guarded``."""
+    import dlt
+
+    def rows() -> Iterator[Any]:
+        yield from guarded(read, ctx)
+
+    rows.__name__ = rows.__qualname__ = name
+    return dlt.resource(rows, name=name, **hints)
+
+
 def rfc3339(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

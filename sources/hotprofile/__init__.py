@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import dlt
 
 from sources._http import ApiClient, hotprofile_client
-from sources._incremental import Cursor, RunContext, guarded
+from sources._incremental import Cursor, RunContext, table_resource
 from sources.hotprofile.paginators import PAGINATORS
 from sources.hotprofile.settings import DATETIME_FORMAT, TABLES, Table
 
@@ -92,8 +92,8 @@ def hotprofile_source(settings: HotProfileSettings, ctx: RunContext | None = Non
     def hotprofile() -> Any:
         for table in selected:
             read = partial(read_table, table, client, ctx, settings)
-            yield dlt.resource(partial(guarded, read, ctx), name=table.name, primary_key="id",
-                               write_disposition="merge", columns=_columns(table))
+            yield table_resource(table.name, read, ctx, primary_key="id", write_disposition="merge",
+                                 columns=_columns(table))
 
     source = hotprofile()
     source.client = client

@@ -9,7 +9,7 @@ from typing import Any, Iterable, Iterator
 import dlt
 
 from sources._http import ApiClient, pipedrive_client
-from sources._incremental import Cursor, RunContext, guarded, parse_time, rfc3339
+from sources._incremental import Cursor, RunContext, parse_time, rfc3339, table_resource
 from sources.pipedrive.paginators import PAGINATORS
 from sources.pipedrive.settings import TABLES, Table
 
@@ -60,8 +60,8 @@ def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
     def pipedrive() -> Any:
         for table in selected:
             read = partial(READERS[table.mode], table, client, ctx, settings.start_date)
-            yield dlt.resource(partial(guarded, read, ctx), name=table.name, primary_key=table.primary_key,
-                               write_disposition=table.write_disposition, columns=_columns(table))
+            yield table_resource(table.name, read, ctx, primary_key=table.primary_key,
+                                 write_disposition=table.write_disposition, columns=_columns(table))
 
     source = pipedrive()
     source.client = client

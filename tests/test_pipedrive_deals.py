@@ -1,0 +1,133 @@
+"""Pipedrive deals end to end: sandbox API → real pipeline → DuckDB."""
+from __future__ import annotations
+
+from datetime import timedelta, timezone
+
+from conftest import pd_settings, query, run_pipedrive
+from pipelines.runner import run_source
+from sources._incremental import Window, parse_time
+
+
+def warehouse_deals(target) -> dict[int, tuple]:
+    rows = query(target, "SELECT id, update_time, status, coalesce(is_deleted, false), title FROM pipedrive.deals")
+    return {r[0]: (r[1].astimezone(timezone.utc), r[2], r[3], r[4]) for r in rows}
+
+
+def sandbox_deals(sb) -> dict[int, tuple]:
+    return {d["id"]: (parse_time(d["update_time"]), d["status"], bool(d.get("is_deleted")), d["title"])
+            for d in sb.expected("deals")}
+
+
+def deal_requests(sb) -> list:
+    return sb.server.requests_to(r"^/api/v2/deals(/archived)?$")
+
+
+def test_first_load_copies_every_deal_including_deleted_and_archived(pipedrive_sb, target):
+    result = run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    expected = sandbox_deals(pipedrive_sb)
+    assert warehouse_deals(target) == expected
+    assert any(deleted for _, _, deleted, _ in expected.values())
+    assert result.tables[0].rows == len(expected)
+    for request in deal_requests(pipedrive_sb):
+        assert request.query["limit"] == "500"
+        assert request.query["sort_by"] == "update_time" and request.query["sort_direction"] == "asc"
+        assert set(request.query["status"].split(",")) == {"open", "won", "lost", "deleted"}
+        assert "updated_since" not in request.query          # no start_date: complete history
+        assert request.headers["x-api-token"] and "api_token" not in request.query
+    types = dict(query(target, "SELECT column_name, data_type FROM information_schema.columns "
+                               "WHERE table_schema = 'pipedrive' AND table_name = 'deals'"))
+    assert types["update_time"] == "TIMESTAMP WITH TIME ZONE"
+    assert types["id"] == "BIGINT"
+
+
+def test_incremental_run_converges_after_updates_same_second_updates_and_deletes(pipedrive_sb, target):
+    run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    pipedrive_sb.tick(60)
+    pipedrive_sb.mutate(seed=3, updates=25, inserts=7, deletes=5, same_second=6)
+    pipedrive_sb.server.clear_requests()
+    result = run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    assert warehouse_deals(target) == sandbox_deals(pipedrive_sb)
+    since = {r.query["updated_since"] for r in deal_requests(pipedrive_sb)}
+    assert len(since) == 1                                    # both endpoints start from the stored cursor
+    assert 0 < result.tables[0].rows < 60                     # only changed deals travelled
+
+
+def test_no_change_run_costs_one_request_per_endpoint_and_loads_nothing(pipedrive_sb, target):
+    run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    pipedrive_sb.server.clear_requests()
+    result = run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    assert len(deal_requests(pipedrive_sb)) == 2              # /deals + /deals/archived
+    assert result.tables[0].rows == 0
+    assert result.tables[0].tokens == 10 + 20
+
+
+def test_updates_sharing_the_cursor_second_are_not_lost(pipedrive_sb, target):
+    sb = pipedrive_sb
+    run_pipedrive(sb, target, tables=["deals"])
+    sb.tick(30)
+    ids = sorted(d["id"] for d in sb.expected("deals") if d["status"] == "open")
+    first, second, third = ids[:3]
+    sb.update("deals", first, title="tie-1")
+    run_pipedrive(sb, target, tables=["deals"])            # cursor is now exactly this second
+    sb.update("deals", second, title="tie-2")               # same second, after the run
+    sb.update("deals", first, title="tie-1 again")         # same row, same second, new content
+    run_pipedrive(sb, target, tables=["deals"])
+    deals = warehouse_deals(target)
+    assert deals[first][3] == "tie-1 again"
+    assert deals[second][3] == "tie-2"
+    assert deals[first][0] == deals[second][0]               # truly the same update_time second
+    sb.update("deals", third, title="tie-3")
+    run_pipedrive(sb, target, tables=["deals"])
+    assert warehouse_deals(target) == sandbox_deals(sb)
+
+
+def test_backfill_window_loads_rows_without_moving_the_cursor(pipedrive_sb, target):
+    sb = pipedrive_sb
+    run_pipedrive(sb, target, tables=["deals"])
+    pipeline = target.pipeline("pipedrive", None)
+    cursor_before = pipeline.state["sources"]["pipedrive"]["resources"]["deals"]["cursor"]
+    sb.tick(60)
+    sb.mutate(seed=5, updates=10, inserts=0, deletes=0, same_second=0)
+    window = Window(sb.clock - timedelta(seconds=30), sb.clock + timedelta(seconds=1))
+    sb.server.clear_requests()
+    run_source("pipedrive", target, settings=pd_settings(sb), tables=["deals"], window=window)
+    for request in deal_requests(sb):
+        assert parse_time(request.query["updated_since"]) == window.start.replace(microsecond=0)
+        assert parse_time(request.query["updated_until"]) == window.end.replace(microsecond=0)
+    assert warehouse_deals(target) == sandbox_deals(sb)
+    pipeline = target.pipeline("pipedrive", None)
+    assert pipeline.state["sources"]["pipedrive"]["resources"]["deals"]["cursor"] == cursor_before
+
+
+def test_start_date_bounds_the_first_load(pipedrive_sb, target):
+    sb = pipedrive_sb
+    times = sorted(parse_time(d["update_time"]) for d in sb.expected("deals"))
+    start = times[len(times) // 2]
+    run_pipedrive(sb, target, tables=["deals"], settings=pd_settings(sb, start_date=start))
+    loaded = warehouse_deals(target)
+    assert loaded and all(t >= start for t, *_ in loaded.values())
+    assert len(loaded) == sum(1 for t in times if t >= start)
+
+
+def test_daily_budget_exhaustion_keeps_loaded_rows_and_next_run_continues(pipedrive_sb, target):
+    sb = pipedrive_sb
+    sb.daily_budget = sb.tokens_spent + 10                   # /deals fits, /deals/archived does not
+    result = run_pipedrive(sb, target, tables=["deals"])
+    assert result.stopped and "budget" in result.stopped
+    assert 0 < len(warehouse_deals(target)) < len(sandbox_deals(sb))
+    sb.daily_budget = None
+    result = run_pipedrive(sb, target, tables=["deals"])
+    assert result.stopped is None
+    assert warehouse_deals(target) == sandbox_deals(sb)
+
+
+def test_token_never_reaches_dlt_state_or_trace_files(pipedrive_sb, target, tmp_path):
+    from conftest import PD_TOKEN
+
+    run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    pipedrive_sb.server.faults.add("500", path="/api/v2/deals", times=1)
+    run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    leaked = [p for p in (tmp_path / "pipelines").rglob("*") if p.is_file() and PD_TOKEN.encode() in p.read_bytes()]
+    assert leaked == []
+    assert PD_TOKEN.encode() not in (tmp_path / "crm.duckdb").read_bytes()
+    assert len(pipedrive_sb.server.requests_to("/api/v2/deals$")) == 3   # first run, the 500, its retry
