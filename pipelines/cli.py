@@ -36,7 +36,7 @@ def print_result(result: RunResult, quiet: bool) -> None:
         return
     for table in result.tables:
         click.echo(f"{result.dataset}.{table.table:<18} rows={table.rows:<7} requests={table.requests:<5} "
-                   f"tokens={table.tokens}")
+                   f"tokens={table.tokens:<6} {table.seconds:.1f}s")
     click.echo(f"{result.dataset}: loaded in {result.seconds:.1f}s")
 
 

@@ -35,6 +35,7 @@ class TableSummary:
     rows: int
     requests: int
     tokens: int
+    seconds: float = 0.0
 
 
 @dataclass
@@ -90,7 +91,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     for name in names or REGISTRIES[source]:
         stats = dlt_source.client.stats.get(name)
         rows = counts.get(name, 0)
-        result.tables.append(TableSummary(name, rows, stats.requests if stats else 0, stats.tokens if stats else 0))
+        result.tables.append(TableSummary(name, rows, stats.requests if stats else 0, stats.tokens if stats else 0,
+                                          ctx.seconds.get(name, 0.0)))
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, MutableMapping
@@ -32,6 +33,7 @@ class RunContext:
     full_refresh: frozenset[str] = frozenset()
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     stopped: str | None = None            # set when the daily budget ran out: later tables yield nothing
+    seconds: dict[str, float] = field(default_factory=dict)   # extraction time per table
     started_at: datetime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -127,7 +129,11 @@ def table_resource(name: str, read: Callable[[], Iterator[Any]], ctx: RunContext
     import dlt
 
     def rows() -> Iterator[Any]:
-        yield from guarded(read, ctx)
+        started = time.monotonic()
+        try:
+            yield from guarded(read, ctx)
+        finally:
+            ctx.seconds[name] = ctx.seconds.get(name, 0.0) + time.monotonic() - started
 
     rows.__name__ = rows.__qualname__ = name
     return dlt.resource(rows, name=name, **hints)
