@@ -180,8 +180,11 @@ class ApiClient:
         return self.request("POST", path, params, **kw)
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None, *,
-                table: str = "-", cost: int = 1, retry_server_errors: bool = True) -> Any:
-        """Send one logical request (retrying as the policy allows) and return the decoded JSON."""
+                table: str = "-", cost: int = 1, retry_server_errors: bool = True, missing_ok: bool = False) -> Any:
+        """Send one logical request (retrying as the policy allows) and return the decoded JSON.
+
+        ``missing_ok``: a 404 means the object is gone (e.g. a deal deleted meanwhile): return None.
+        """
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
@@ -226,6 +229,8 @@ class ApiClient:
                                    + ("" if retry_server_errors else " (not retried: this API answers 5xx to invalid parameters)"))
                 self._backoff(attempts, f"HTTP {status} on {shown}")
                 continue
+            if status == 404 and missing_ok:
+                return None
             if status == 404:
                 raise ApiError(f"{self.policy.api} answered 404 Not Found for {redact(shown)}: "
                                f"check {self.policy.location_key}")

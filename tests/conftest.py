@@ -45,6 +45,18 @@ def hp_settings(sb, **kw) -> HotProfileSettings:
     return HotProfileSettings(sb.url_instance, HP_KEY, **kw)
 
 
+def no_sleep_pipedrive_client(sb):
+    from sources._http import pipedrive_client
+
+    return pipedrive_client(sb.base_url, PD_TOKEN, burst=10_000, sleep=lambda seconds: None)
+
+
+def no_sleep_hotprofile_client(sb):
+    from sources._http import hotprofile_client
+
+    return hotprofile_client(sb.url_instance, HP_KEY, calls=10_000, sleep=lambda seconds: None)
+
+
 def run_pipedrive(sb, target: Target, **kw):
     return run_source("pipedrive", target, settings=kw.pop("settings", None) or pd_settings(sb), **kw)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta, timezone
 
-from conftest import pd_settings, query, run_pipedrive
+from conftest import no_sleep_pipedrive_client, pd_settings, query, run_pipedrive
 from pipelines.runner import run_source
 from sources._incremental import Window, parse_time
 
@@ -126,7 +126,7 @@ def test_token_never_reaches_dlt_state_or_trace_files(pipedrive_sb, target, tmp_
 
     run_pipedrive(pipedrive_sb, target, tables=["deals"])
     pipedrive_sb.server.faults.add("500", path="/api/v2/deals", times=1)
-    run_pipedrive(pipedrive_sb, target, tables=["deals"])
+    run_pipedrive(pipedrive_sb, target, tables=["deals"], client=no_sleep_pipedrive_client(pipedrive_sb))
     leaked = [p for p in (tmp_path / "pipelines").rglob("*") if p.is_file() and PD_TOKEN.encode() in p.read_bytes()]
     assert leaked == []
     assert PD_TOKEN.encode() not in (tmp_path / "crm.duckdb").read_bytes()
