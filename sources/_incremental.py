@@ -31,6 +31,7 @@ class RunContext:
 
     window: Window | None = None
     full_refresh: frozenset[str] = frozenset()
+    reconcile: bool = False               # also scan every id and mark rows gone from the API as deleted
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     stopped: str | None = None            # set when the daily budget ran out: later tables yield nothing
     seconds: dict[str, float] = field(default_factory=dict)   # extraction time per table
