@@ -111,7 +111,7 @@ def test_start_date_bounds_the_first_load(pipedrive_sb, target):
 
 def test_daily_budget_exhaustion_keeps_loaded_rows_and_next_run_continues(pipedrive_sb, target):
     sb = pipedrive_sb
-    sb.daily_budget = sb.tokens_spent + 10                   # /deals fits, /deals/archived does not
+    sb.daily_budget = sb.tokens_spent + 20 + 10              # dealFields and /deals fit, /deals/archived not
     result = run_pipedrive(sb, target, tables=["deals"])
     assert result.stopped and "budget" in result.stopped
     assert 0 < len(warehouse_deals(target)) < len(sandbox_deals(sb))

@@ -18,7 +18,7 @@ TOKEN_COST: dict[str, int] = {
     "/api/v2/persons": 10, "/api/v2/organizations": 10, "/api/v2/activities": 10, "/api/v2/products": 10,
     "/api/v2/pipelines": 5, "/api/v2/stages": 5,
     "/v1/deals/{id}/flow": 40, "/v1/deals/{id}/participants": 10,
-    "/v1/leads": 20, "/v1/notes": 20, "/v1/files": 20, "/v1/users": 20, "/v1/activityTypes": 20,
+    "/v1/leads": 20, "/v1/leads/archived": 40, "/v1/notes": 20, "/v1/files": 20, "/v1/users": 20, "/v1/activityTypes": 20,
     "/v1/currencies": 20, "/v1/filters": 20, "/v1/dealFields": 20, "/v1/personFields": 20,
     "/v1/organizationFields": 20, "/v1/productFields": 20, "/v1/activityFields": 20,
 }
@@ -49,6 +49,7 @@ class PipedriveApp:
             (re.compile(r"^/v1/deals/(\d+)/flow$"), "/v1/deals/{id}/flow", self.flow),
             (re.compile(r"^/v1/deals/(\d+)/participants$"), "/v1/deals/{id}/participants", self.participants),
             (re.compile(r"^/v1/leads$"), "/v1/leads", self.leads),
+            (re.compile(r"^/v1/leads/archived$"), "/v1/leads/archived", lambda r: self.leads(r, "archived")),
             (re.compile(r"^/v1/notes$"), "/v1/notes", self.notes),
             (re.compile(r"^/v1/files$"), "/v1/files", self.files),
             (re.compile(r"^/v1/users$"), "/v1/users", lambda r: self.plain(self.data.users)),
@@ -240,8 +241,9 @@ class PipedriveApp:
                  for p in page}
         return self._v1(page, additional, related_objects={"user": users})
 
-    def leads(self, req: Request) -> dict:
-        archived = req.arg("archived_status") or "not_archived"
+    def leads(self, req: Request, archived: str | None = None) -> dict:
+        # The spec serves archived leads on /v1/leads/archived; older clients send archived_status.
+        archived = archived or req.arg("archived_status") or "not_archived"
         if archived not in ("all", "archived", "not_archived"):
             raise ApiError(400, "Parameter 'archived_status' must be all, archived or not_archived")
         rows = list(self.data.leads.values())

@@ -2,14 +2,23 @@
 
 Modes:
 - ``cdc``: v2 list sorted by ``update_time`` ascending from ``updated_since`` (inclusive) = stored cursor.
-- ``full``: the whole list every run, table replaced.
+- ``cdc_desc``: list sorted newest first; paging stops at the first row older than the cursor
+  (endpoints without ``updated_since``: v2 products, v1 leads/notes/files).
+- ``full``: the whole list every run; the table is replaced.
+- ``per_deal``: one call per deal changed since the last run (queued by ``deals``); v1 flow/participants.
+- ``deal_batch``: ``deal_ids=`` batches of deals changed since the last run (deal products).
+- ``fields``: a field-definition list; also drives custom-field naming.
+- ``field_map``: the ``custom_fields`` table (hash → entity, name, column), built without a request.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
+
+from sources.pipedrive import shapes
 
 V2_LIMIT = 500
+V1_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -22,26 +31,70 @@ class Endpoint:
 class Table:
     name: str
     endpoints: tuple[Endpoint, ...]
-    mode: str                                  # "cdc" | "full"
+    mode: str
     paging: str = "v2"                         # "v2" cursor | "v1" start/limit | "none"
     primary_key: str = "id"
     cursor_field: str = "update_time"
     page_size: int = V2_LIMIT
-    params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str | int] = field(default_factory=dict)
     timestamps: tuple[str, ...] = ("add_time", "update_time")
     dates: tuple[str, ...] = ()
+    custom_fields: str | None = None           # entity whose custom fields get readable columns
+    shape: Callable[[dict, int | None], dict | None] | None = None   # API object → row (None: skip)
 
     @property
     def write_disposition(self) -> str:
-        return "replace" if self.mode == "full" else "merge"
+        return "replace" if self.mode in ("full", "fields", "field_map") else "merge"
+
+
+def v2(path: str, cost: int = 10) -> tuple[Endpoint, ...]:
+    return (Endpoint(f"/api/v2/{path}", cost),)
+
+
+def v1(path: str, cost: int = 20) -> tuple[Endpoint, ...]:
+    return (Endpoint(f"/v1/{path}", cost),)
 
 
 DEAL_TIMES = ("add_time", "update_time", "stage_change_time", "close_time", "won_time", "lost_time",
               "archive_time", "first_won_time", "last_incoming_mail_time", "last_outgoing_mail_time")
+NEWEST_FIRST = {"sort": "update_time DESC"}
+FIELD_ENTITIES = ("deal", "person", "organization", "product", "activity")
 
 TABLES: dict[str, Table] = {t.name: t for t in [
+    # Field definitions first: they name the custom-field columns of the entity tables below.
+    *(Table(f"{entity}_fields", v1(f"{entity}Fields"), "fields", paging="v1", page_size=V1_LIMIT,
+            primary_key="key", timestamps=("add_time", "update_time"))
+      for entity in FIELD_ENTITIES),
     # status=deleted is opt-in: without it deleted deals never arrive and stay "live" in the warehouse.
     # Archived deals live on a separate v2 endpoint (not returned by /deals).
-    Table("deals", (Endpoint("/api/v2/deals", 10), Endpoint("/api/v2/deals/archived", 20)), "cdc",
-          params={"status": "open,won,lost,deleted"}, timestamps=DEAL_TIMES, dates=("expected_close_date",)),
+    Table("deals", (*v2("deals"), Endpoint("/api/v2/deals/archived", 20)), "cdc",
+          params={"status": "open,won,lost,deleted"}, timestamps=DEAL_TIMES, dates=("expected_close_date",),
+          custom_fields="deal"),
+    Table("persons", v2("persons"), "cdc", custom_fields="person"),
+    Table("organizations", v2("organizations"), "cdc", custom_fields="organization"),
+    Table("activities", v2("activities"), "cdc", custom_fields="activity",
+          timestamps=("add_time", "update_time", "marked_as_done_time"), dates=("due_date",)),
+    # v2 products has no updated_since: newest first, stop at the cursor.
+    Table("products", v2("products"), "cdc_desc", params={"sort_by": "update_time", "sort_direction": "desc"},
+          custom_fields="product"),
+    Table("pipelines", v2("pipelines", 5), "full"),
+    Table("stages", v2("stages", 5), "full"),
+    Table("deal_products", v2("deals/products"), "deal_batch", cursor_field="", params={"sort_by": "id"}),
+    Table("dealflow", v1("deals/{id}/flow", 40), "per_deal", paging="v1", cursor_field="log_time",
+          params={"all_changes": 1}, timestamps=("log_time",), shape=shapes.flow_event),
+    Table("deal_participants", v1("deals/{id}/participants", 10), "per_deal", paging="v1", cursor_field="",
+          timestamps=("add_time",), shape=shapes.participant),
+    # Archived leads only come from /v1/leads/archived. v1 has no updated_since: newest first, early stop.
+    Table("leads", (*v1("leads"), Endpoint("/v1/leads/archived", 40)), "cdc_desc", paging="v1",
+          page_size=V1_LIMIT, params=NEWEST_FIRST, dates=("expected_close_date",), custom_fields="deal"),
+    Table("notes", v1("notes"), "cdc_desc", paging="v1", page_size=V1_LIMIT, params=NEWEST_FIRST),
+    Table("files", v1("files"), "cdc_desc", paging="v1", page_size=100, params=NEWEST_FIRST),   # files: limit ≤ 100
+    Table("users", v1("users"), "full", paging="none", timestamps=("created", "modified", "last_login")),
+    Table("activity_types", v1("activityTypes"), "full", paging="none"),
+    Table("currencies", v1("currencies"), "full", paging="none", timestamps=()),
+    Table("filters", v1("filters"), "full", paging="none"),
+    # hash → entity, display name and the column it was given; built from the *_fields tables, no request.
+    Table("custom_fields", (), "field_map", primary_key="hash", timestamps=()),
 ]}
+
+DEAL_CHILDREN = tuple(t.name for t in TABLES.values() if t.mode in ("per_deal", "deal_batch"))

@@ -1,0 +1,113 @@
+"""The `crm-elt` command line: exit codes, one-line errors, quiet runs, no secrets in output."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import HP_KEY, PD_TOKEN, query
+from pipelines.cli import cli
+
+ENV_KEYS = ("API_TOKEN", "COMPANY_DOMAIN", "BASE_URL", "START_DATE", "RATE_LIMIT_BURST")
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """A clean configuration: only what each test sets (env vars take precedence over .dlt/ files)."""
+    for key in ENV_KEYS:
+        monkeypatch.setenv(f"SOURCES__PIPEDRIVE__{key}", "")
+    for key in ("API_KEY", "URL_INSTANCE", "START_DATE"):
+        monkeypatch.setenv(f"SOURCES__HOTPROFILE__{key}", "")
+    return monkeypatch
+
+
+def invoke(*args: str, tmp_path=None):
+    extra = ["--duckdb", str(tmp_path / "crm.duckdb"), "--pipelines-dir", str(tmp_path / "p")] if tmp_path else []
+    runner = CliRunner()
+    return runner.invoke(cli, [*args, *extra], catch_exceptions=False)
+
+
+def one_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_missing_token_exits_2_naming_the_key(env, tmp_path):
+    result = invoke("run", "pipedrive", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert "sources.pipedrive.api_token" in one_line(result.output)
+    assert "SOURCES__PIPEDRIVE__API_TOKEN" in result.output
+
+
+def test_bad_company_domain_exits_2(env, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__COMPANY_DOMAIN", "https://acme.pipedrive.com/deals?x")
+    result = invoke("run", "pipedrive", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert "company_domain" in one_line(result.output)
+    assert PD_TOKEN not in result.output
+
+
+def test_bad_backfill_date_exits_2(env, tmp_path):
+    result = invoke("backfill", "pipedrive", "--from", "31/12/2024", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert "--from" in result.output and "ISO date" in result.output
+
+
+def test_unknown_table_exits_2(env, pipedrive_sb, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    result = invoke("run", "pipedrive", "--tables", "dealz", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert "dealz" in one_line(result.output)
+
+
+def test_wrong_token_exits_2_with_401_message(env, pipedrive_sb, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", "not-the-token-xyz")
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    result = invoke("run", "pipedrive", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    line = one_line(result.output)
+    assert "401" in line and "api_token" in line
+    assert "not-the-token-xyz" not in result.output
+
+
+def test_run_both_sources_from_env_config(env, pipedrive_sb, hotprofile_sb, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    env.setenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "1000")
+    env.setenv("SOURCES__HOTPROFILE__API_KEY", HP_KEY)
+    env.setenv("SOURCES__HOTPROFILE__URL_INSTANCE", hotprofile_sb.url_instance)
+    result = invoke("-v", "run", tmp_path=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "pipedrive.deals" in result.output and "hotprofile.clients" in result.output
+    assert PD_TOKEN not in result.output and HP_KEY not in result.output
+    from pipelines.runner import Target
+
+    target = Target("duckdb", str(tmp_path / "crm.duckdb"))
+    assert query(target, "SELECT count(*) FROM pipedrive.deals")[0][0] == len(pipedrive_sb.expected("deals"))
+    assert query(target, "SELECT count(*) FROM hotprofile.clients")[0][0] == len(hotprofile_sb.expected("clients"))
+    quiet = invoke("run", "--quiet", tmp_path=tmp_path)
+    assert quiet.exit_code == 0 and quiet.output == ""
+
+
+def test_budget_exhausted_exits_4(env, pipedrive_sb, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    env.setenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "1000")
+    pipedrive_sb.daily_budget = pipedrive_sb.tokens_spent + 10
+    result = invoke("run", "pipedrive", tmp_path=tmp_path)
+    assert result.exit_code == 4
+    assert "budget" in result.output
+
+
+def test_tables_lists_the_registry():
+    result = invoke("tables")
+    assert result.exit_code == 0
+    assert "/api/v2/deals" in result.output and "get_entry_list_flow" in result.output
+
+
+@pytest.mark.parametrize("command", ["run", "backfill", "demo", "tables", "sandbox"])
+def test_every_command_has_help(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.output
