@@ -120,6 +120,13 @@ class Pacer:
                 self._wait(self.sent[0] + self.window - now)
             self.sent.append(self.clock())
 
+    def complete(self) -> None:
+        """Re-stamp the latest request with its completion time: the server counted it somewhere between
+        send and response, so counting from the response keeps the window from ever over-filling."""
+        with self._lock:
+            if self.sent:
+                self.sent[-1] = max(self.sent[-1], self.clock())
+
     def pause(self, seconds: float) -> None:
         with self._lock:
             self.paused_until = max(self.paused_until, self.clock() + seconds)
@@ -196,6 +203,7 @@ class ApiClient:
                 response = self.session.request(method, url, params={**query, **self.params},
                                                 timeout=self.timeout, data=b"" if method == "POST" else None)
             except requests.RequestException as exc:
+                self.pacer.complete()
                 self._check_unreachable(exc)
                 attempts += 1
                 stats.retries += 1
@@ -204,6 +212,7 @@ class ApiClient:
                                    f"{type(exc).__name__}") from None
                 self._backoff(attempts, f"{type(exc).__name__} on {shown}")
                 continue
+            self.pacer.complete()
             stats.requests += 1
             stats.tokens += cost
             log.debug("%s -> %s", redact(shown), response.status_code)

@@ -167,3 +167,35 @@ def test_backfill_of_all_tables_keeps_every_cursor(pipedrive_sb, target, loaded)
     run_source("pipedrive", target, settings=pd_settings(sb), window=Window(sb.clock - timedelta(days=30), sb.clock))
     after = target.pipeline("pipedrive", None).state["sources"]["pipedrive"]["resources"]
     assert {name: after[name].get("cursor") for name in before} == before
+
+
+def test_pacing_keeps_the_burst_window_full_without_a_single_429(target):
+    from conftest import PD_TOKEN
+    from sandbox.pipedrive import PipedriveSandbox
+    from sources._http import pipedrive_client
+
+    with PipedriveSandbox(seed=5, deals=40, token=PD_TOKEN, burst=10, window=0.5) as sb:
+        client = pipedrive_client(sb.base_url, PD_TOKEN, burst=10, window=0.5)
+        result = run_pipedrive(sb, target, tables=["deal_fields", "deals", "dealflow"], client=client)
+        assert sb.app.limiter.limited_total == 0
+        assert sum(t.requests for t in result.tables) == len(sb.server.requests) > 40
+        assert client.pacer.waited > 0          # the pacer, not the server, did the waiting
+
+
+def test_renamed_field_keeps_its_column_and_new_options_get_labels(pipedrive_sb, target, loaded):
+    sb = pipedrive_sb
+    fields = {f["name"]: f for f in sb.expected("deal_fields") if f.get("edit_flag")}
+    enum = next(f for f in fields.values() if f["field_type"] == "enum")
+    column = query(target, f"SELECT \"column\" FROM pipedrive.custom_fields WHERE hash = '{enum['key']}'")[0][0]
+    sb.rename_field("deal", enum["key"], "Totally New Name")
+    option = sb.add_option("deal", enum["key"], "Brand-new option")
+    sb.tick(30)
+    deal_id = next(d["id"] for d in sb.expected("deals") if d["status"] == "open")
+    sb.update("deals", deal_id, custom_fields={enum["key"]: option})
+    run_pipedrive(sb, target)
+    assert query(target, f"SELECT name, \"column\" FROM pipedrive.custom_fields WHERE hash = '{enum['key']}'") == [
+        ("Totally New Name", column)]
+    assert query(target, f'SELECT "{column}" FROM pipedrive.deals WHERE id = {deal_id}') == [("Brand-new option",)]
+    columns = {r[0] for r in query(target, "SELECT column_name FROM information_schema.columns "
+                                           "WHERE table_schema = 'pipedrive' AND table_name = 'deals'")}
+    assert "totally_new_name" not in columns and not any(c.startswith("custom_fields") for c in columns)

@@ -32,6 +32,7 @@ class BurstLimiter:
         self.accepted: deque[float] = deque()
         self.rejected: deque[float] = deque()
         self.banned_until = 0.0
+        self.limited_total = 0          # 429s served (tests assert a well-paced client gets none)
 
     def reset(self) -> None:
         self.accepted.clear()
@@ -64,6 +65,7 @@ class BurstLimiter:
         self._prune(now)
         if len(self.accepted) >= self.burst:
             self.rejected.append(now)
+            self.limited_total += 1
             if len(self.rejected) >= BAN_AFTER_REJECTIONS:
                 self.banned_until = now + self.window
                 self.rejected.clear()
