@@ -1,0 +1,58 @@
+"""Benchmark: a full Pipedrive load and an incremental one against the emulator.
+
+Prints requests, tokens and rows per table, local throughput (rows/s with the burst limit lifted, so
+parsing/normalizing/loading is what is measured), peak RSS, and the wall time the same request count
+needs at a real plan's burst (20 requests / 2 s on Lite).
+
+    python bench/bench_pipedrive.py --deals 10000
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+
+from pipelines.runner import Target, run_source
+from sandbox.pipedrive import PipedriveSandbox
+from sources.pipedrive import PipedriveSettings
+
+TOKEN = "bench-token"
+
+
+def report(label: str, result, seconds: float, burst: int) -> None:
+    requests = sum(t.requests for t in result.tables)
+    tokens = sum(t.tokens for t in result.tables)
+    rows = sum(t.rows for t in result.tables)
+    print(f"\n{label}: {rows} rows, {requests} requests, {tokens} tokens in {seconds:.1f}s "
+          f"({rows / max(seconds, 1e-9):,.0f} rows/s local); at {burst} req/2s the requests alone need "
+          f"{requests / (burst / 2):,.0f}s")
+    for t in result.tables:
+        print(f"  {t.table:<20} rows={t.rows:<7} requests={t.requests:<6} tokens={t.tokens:<7} {t.seconds:.2f}s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--deals", type=int, default=10_000)
+    parser.add_argument("--plan-burst", type=int, default=20, help="requests per 2 s used for the projection")
+    args = parser.parse_args()
+    with PipedriveSandbox(seed=1, deals=args.deals, token=TOKEN, burst=1_000_000) as sb, \
+            tempfile.TemporaryDirectory() as workdir:
+        target = Target("duckdb", f"{workdir}/bench.duckdb", f"{workdir}/pipelines")
+        settings = PipedriveSettings(sb.base_url, TOKEN, rate_limit_burst=1_000_000)
+        started = time.monotonic()
+        first = run_source("pipedrive", target, settings=settings)
+        report("first load", first, time.monotonic() - started, args.plan_burst)
+        sb.tick(60)
+        sb.mutate(seed=2, updates=200, inserts=50, deletes=20, same_second=10)
+        started = time.monotonic()
+        second = run_source("pipedrive", target, settings=settings)
+        report("incremental", second, time.monotonic() - started, args.plan_burst)
+        started = time.monotonic()
+        third = run_source("pipedrive", target, settings=settings)
+        report("no change", third, time.monotonic() - started, args.plan_burst)
+    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (emulator included)")
+
+
+if __name__ == "__main__":
+    main()
