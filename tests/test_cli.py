@@ -111,3 +111,18 @@ def test_tables_lists_the_registry():
 def test_every_command_has_help(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_account_reads_its_own_section_and_loads_its_own_dataset(env, pipedrive_sb, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__EU__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__EU__BASE_URL", pipedrive_sb.base_url)
+    env.setenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "1000")           # falls back to [sources.pipedrive]
+    result = invoke("run", "pipedrive", "--account", "eu", "--tables", "deal_fields,deals", tmp_path=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "pipedrive_eu.deals" in result.output
+    from pipelines.runner import Target
+
+    target = Target("duckdb", str(tmp_path / "crm.duckdb"))
+    assert query(target, "SELECT count(*) FROM pipedrive_eu.deals")[0][0] == len(pipedrive_sb.expected("deals"))
+    plain = invoke("run", "pipedrive", "--tables", "deals", tmp_path=tmp_path)
+    assert plain.exit_code == 2 and "sources.pipedrive.api_token" in plain.output
