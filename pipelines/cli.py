@@ -1,19 +1,24 @@
-"""`crm-elt`: run, backfill, demo, tables, sandbox. Exit codes: 0 ok, 1 load/API failure,
-2 bad usage or configuration, 4 API budget exhausted (the next run continues)."""
+"""`crm-elt`: run, backfill, status, sql, demo, tables, sandbox. Exit codes: 0 ok, 1 load/API failure,
+2 bad usage or configuration, 3 another run of the same pipeline holds its lock, 4 API budget exhausted
+(the next run continues)."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Callable
 
 import click
 
+from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT
 from pipelines.config import SOURCES, parse_date
-from pipelines.runner import REGISTRIES, RunResult, Target, run_source
+from pipelines.output import Reporter
+from pipelines.runner import Target, run_source
+from pipelines.text_table import format_table
 from sources._http import BudgetExhausted, CrmEltError, redact
 from sources._incremental import Window
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUDGET = 0, 1, 2, 4
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_BUDGET = 0, 1, 2, 3, 4
 
 
 def _split(values: tuple[str, ...]) -> list[str]:
@@ -21,6 +26,8 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def target_options(fn: Callable) -> Callable:
+    fn = click.option("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, show_default=True,
+                      metavar="SECONDS", help="How long to wait for a DuckDB file another process holds open.")(fn)
     fn = click.option("--pipelines-dir", type=click.Path(file_okay=False),
                       help="dlt working directory for pipeline state (default: dlt's ~/.dlt/pipelines).")(fn)
     fn = click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False), default=None,
@@ -31,28 +38,42 @@ def target_options(fn: Callable) -> Callable:
     return fn
 
 
-def print_result(result: RunResult, quiet: bool) -> None:
-    if quiet:
-        return
-    for table in result.tables:
-        click.echo(f"{result.dataset}.{table.table:<18} rows={table.rows:<7} requests={table.requests:<5} "
-                   f"tokens={table.tokens:<6} {table.seconds:.1f}s")
-    click.echo(f"{result.dataset}: loaded in {result.seconds:.1f}s")
+def run_options(fn: Callable) -> Callable:
+    """Options of the loading commands (run, backfill)."""
+    fn = click.option("--publish", type=click.Path(dir_okay=False), default=None,
+                      help="DuckDB only: after each successful run, atomically replace this file with a "
+                           "read-only copy of the warehouse for analysts to open.")(fn)
+    fn = click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                      help="json: one JSON object per line for summaries (stdout) and errors (stderr).")(fn)
+    fn = click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")(fn)
+    fn = click.option("--account", default=None,
+                      help="Use [sources.<source>.ACCOUNT] settings, dataset and state.")(fn)
+    return target_options(fn)
 
 
-def execute(sources: list[str], quiet: bool, **kw: Any) -> None:
+def make_target(reporter: Reporter | None = None, *, destination: str | None, duckdb_path: str | None,
+                pipelines_dir: str | None, lock_timeout: float, publish: str | None = None) -> Target:
+    reporter = reporter or Reporter()
+    if publish and destination not in (None, "", "duckdb"):
+        raise click.UsageError("--publish copies a DuckDB file; it does not apply to --destination " + destination)
+    interactive = sys.stderr.isatty() and not reporter.quiet and reporter.log_format == "text"
+    return Target(destination, duckdb_path, pipelines_dir, lock_timeout=lock_timeout, publish=publish,
+                  progress=interactive, on_wait=reporter.notice)
+
+
+def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:
     """Run each source; map errors to one stderr line and an exit code."""
     stopped = None
     for source in sources:
         try:
             result = run_source(source, **kw)
         except CrmEltError as exc:
-            click.echo(f"crm-elt: {source}: {redact(exc)}", err=True)
+            reporter.error(redact(exc), exc.exit_code, source)
             sys.exit(exc.exit_code)
-        print_result(result, quiet)
+        reporter.result(result)
         stopped = stopped or result.stopped
     if stopped:
-        click.echo(f"crm-elt: {redact(stopped)}", err=True)
+        reporter.error(redact(stopped), BudgetExhausted.exit_code)
         sys.exit(BudgetExhausted.exit_code)
 
 
@@ -63,22 +84,22 @@ def cli(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("dlt").setLevel(logging.ERROR)
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")     # dlt reconfigures its logger per pipeline
 
 
 @cli.command()
 @click.argument("source", type=click.Choice([*SOURCES, "all"]), default="all")
 @click.option("--tables", multiple=True, help="Comma-separated tables to load (default: all). See `crm-elt tables`.")
 @click.option("--full-refresh", multiple=True, metavar="TABLE", help="Forget TABLE's cursor and rescan it.")
-@click.option("--account", default=None, help="Use [sources.<source>.ACCOUNT] settings, dataset and state.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success (for cron).")
-@target_options
+@run_options
 def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], account: str | None, quiet: bool,
-        destination: str | None, duckdb_path: str | None, pipelines_dir: str | None) -> None:
+        log_format: str, **target: Any) -> None:
     """Load new and changed rows since the last run (first run: since start_date)."""
     sources = list(SOURCES) if source == "all" else [source]
     if source == "all" and (tables or full_refresh):
         raise click.UsageError("--tables/--full-refresh need a single SOURCE")
-    execute(sources, quiet, target=Target(destination, duckdb_path, pipelines_dir), tables=_split(tables),
+    reporter = Reporter(quiet, log_format)
+    execute(sources, reporter, target=make_target(reporter, **target), tables=_split(tables),
             account=account, full_refresh=_split(full_refresh))
 
 
@@ -87,11 +108,9 @@ def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], acc
 @click.option("--from", "date_from", required=True, help="Window start, ISO date/datetime (UTC).")
 @click.option("--to", "date_to", default=None, help="Window end (exclusive), ISO date/datetime; default now.")
 @click.option("--tables", multiple=True, help="Comma-separated tables (default: all).")
-@click.option("--account", default=None, help="Use [sources.<source>.ACCOUNT] settings, dataset and state.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
-@target_options
+@run_options
 def backfill(source: str, date_from: str, date_to: str | None, tables: tuple[str, ...], account: str | None,
-             quiet: bool, destination: str | None, duckdb_path: str | None, pipelines_dir: str | None) -> None:
+             quiet: bool, log_format: str, **target: Any) -> None:
     """Reload rows updated in a window; stored cursors are left where they are."""
     try:
         window = Window(parse_date(date_from, "--from"), parse_date(date_to, "--to"))
@@ -99,8 +118,43 @@ def backfill(source: str, date_from: str, date_to: str | None, tables: tuple[str
         raise click.BadParameter(str(exc)) from None
     if window.end and window.end <= window.start:
         raise click.BadParameter("--to must be after --from")
-    execute([source], quiet, target=Target(destination, duckdb_path, pipelines_dir), tables=_split(tables),
+    reporter = Reporter(quiet, log_format)
+    execute([source], reporter, target=make_target(reporter, **target), tables=_split(tables),
             account=account, window=window)
+
+
+@cli.command()
+@click.option("--account", default=None, help="Show the datasets of [sources.<source>.ACCOUNT].")
+@target_options
+def status(account: str | None, **target: Any) -> None:
+    """Every table of every source: cursor, last successful run, rows, freshness, last run's outcome."""
+    from pipelines.status import HEADER, status_rows
+
+    click.echo(format_table(HEADER, status_rows(make_target(**target), account)))
+
+
+@cli.command()
+@click.argument("query")
+@target_options
+def sql(query: str, **target: Any) -> None:
+    """Run QUERY against the warehouse and print the result (DuckDB is opened read-only)."""
+    from pipelines.sql import run_query
+
+    where = make_target(**target)
+    if where.is_duckdb and not os.path.exists(where.duckdb_file):
+        click.echo(f"crm-elt: no DuckDB file at {where.duckdb_file}: run `crm-elt run` first or pass --duckdb",
+                   err=True)
+        sys.exit(EXIT_CONFIG)
+    try:
+        columns, rows = run_query(where, query)
+    except CrmEltError as exc:
+        click.echo(f"crm-elt: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except Exception as exc:
+        click.echo(f"crm-elt: query failed: {redact(str(exc).splitlines()[0] if str(exc) else exc)}", err=True)
+        sys.exit(EXIT_FAILED)
+    if columns:
+        click.echo(format_table(columns, rows))
 
 
 @cli.command()
@@ -109,14 +163,12 @@ def tables() -> None:
     from pipelines.catalog import catalog_rows
 
     rows = catalog_rows()
-    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+    click.echo(format_table(rows[0], rows[1:]))
 
 
 @cli.command()
 @click.option("--duckdb", "duckdb_path", default="crm.duckdb", show_default=True, help="DuckDB file to load.")
-@click.option("--deals", default=500, show_default=True, help="Sandbox size: Pipedrive deals.")
+@click.option("--deals", default=300, show_default=True, help="Sandbox size: Pipedrive deals.")
 @click.option("--clients", default=1000, show_default=True, help="Sandbox size: HotProfile clients.")
 def demo(duckdb_path: str, deals: int, clients: int) -> None:
     """Start the local API sandboxes, run the real pipeline against them, load DuckDB, show what loaded."""

@@ -13,19 +13,20 @@ from sources.pipedrive import PipedriveSettings
 
 DEMO_TOKEN = "demo-pipedrive-token"
 DEMO_KEY = "demo-hotprofile-key"
+DEMO_BURST = 100          # the emulated plan's requests per 2 s (Pipedrive "Power"); the client paces to it
 
 
-def run_demo(duckdb_path: str, *, deals: int = 500, clients: int = 1000) -> None:
+def run_demo(duckdb_path: str, *, deals: int = 300, clients: int = 1000) -> None:
     from sandbox.hotprofile import HotProfileSandbox
     from sandbox.pipedrive import PipedriveSandbox
 
-    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN) as pipedrive, \
+    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN, burst=DEMO_BURST) as pipedrive, \
             HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY) as hotprofile, \
             tempfile.TemporaryDirectory(prefix="crm-elt-demo-") as state_dir:
         click.echo(f"sandbox: Pipedrive at {pipedrive.base_url}, HotProfile at {hotprofile.url_instance}")
         target = Target("duckdb", duckdb_path, state_dir)
         settings = {
-            "pipedrive": PipedriveSettings(pipedrive.base_url, DEMO_TOKEN),
+            "pipedrive": PipedriveSettings(pipedrive.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST),
             "hotprofile": HotProfileSettings(hotprofile.url_instance, DEMO_KEY),
         }
         for source, source_settings in settings.items():

@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from destinations import make_destination
+from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
 from pipelines.config import SETTINGS
+from pipelines.lock import pipeline_lock
+from pipelines.runlog import append_run
+from pipelines.warehouse_status import record_in_warehouse
 from sources._http import ApiClient, ApiError, ConfigError, CrmEltError, redact
 from sources._incremental import RunContext, Window
 from sources.hotprofile import hotprofile_source
@@ -27,6 +34,10 @@ os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
 
 class LoadError(CrmEltError):
     exit_code = 1
+
+
+class DestinationConfigError(ConfigError):
+    """The warehouse is not (fully) configured."""
 
 
 @dataclass
@@ -54,12 +65,34 @@ class Target:
     destination: str | None = None          # None/"duckdb" → local DuckDB file
     duckdb_path: str | None = None
     pipelines_dir: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT   # seconds to wait for a DuckDB file another process holds
+    publish: str | None = None              # DuckDB only: after each successful run, copy the file here
+    progress: bool = False                  # dlt's row counters on stderr while loading
+    on_wait: Callable[[str], None] = lambda message: print(f"crm-elt: {message}", file=sys.stderr)
+
+    @property
+    def is_duckdb(self) -> bool:
+        return self.destination in (None, "", "duckdb")
+
+    @property
+    def duckdb_file(self) -> str:
+        return make_destination(None, self.duckdb_path).config_params["credentials"]
 
     def pipeline(self, source: str, account: str | None) -> Any:
-        suffix = f"_{account}" if account else ""
-        return dlt.pipeline(pipeline_name=f"crm_elt_{source}{suffix}", dataset_name=f"{source}{suffix}",
+        from dlt.common.runtime.collector import LogCollector
+
+        progress = LogCollector(log_period=2.0, logger=sys.stderr, dump_system_stats=False) if self.progress else None
+        return dlt.pipeline(pipeline_name=pipeline_name(source, account), dataset_name=dataset_name(source, account),
                             destination=make_destination(self.destination, self.duckdb_path),
-                            pipelines_dir=self.pipelines_dir)
+                            pipelines_dir=self.pipelines_dir, progress=progress)
+
+
+def pipeline_name(source: str, account: str | None) -> str:
+    return f"crm_elt_{dataset_name(source, account)}"
+
+
+def dataset_name(source: str, account: str | None) -> str:
+    return f"{source}_{account}" if account else source
 
 
 def select_tables(source: str, tables: Iterable[str] | None) -> list[str] | None:
@@ -74,26 +107,89 @@ def select_tables(source: str, tables: Iterable[str] | None) -> list[str] | None
 def run_source(source: str, target: Target, *, tables: Iterable[str] | None = None, account: str | None = None,
                window: Window | None = None, full_refresh: Iterable[str] = (),
                settings: Any = None, client: ApiClient | None = None) -> RunResult:
-    """Extract, normalize and load one source; the cursors move only when the load succeeds."""
-    names = select_tables(source, tables)
+    """Extract, normalize and load one source; the cursors move only when the load succeeds.
+
+    Raises ``RunLocked`` (exit 3) at once when another run of the same pipeline holds its lock.
+    """
+    names = select_tables(source, tables) or list(REGISTRIES[source])
     select_tables(source, full_refresh)
     settings = settings or SETTINGS[source](account)
-    ctx = RunContext(window=window, full_refresh=frozenset(full_refresh))
-    dlt_source = BUILDERS[source](settings, ctx, names, client)
-    pipeline = target.pipeline(source, account)
-    started = time.monotonic()
-    try:
-        pipeline.run(dlt_source)
-    except PipelineStepFailed as exc:
-        raise _root_cause(exc) from None
-    result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=ctx.stopped)
-    counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace.last_normalize_info else {}
-    for name in names or REGISTRIES[source]:
-        stats = dlt_source.client.stats.get(name)
-        rows = counts.get(name, 0)
-        result.tables.append(TableSummary(name, rows, stats.requests if stats else 0, stats.tokens if stats else 0,
-                                          ctx.seconds.get(name, 0.0)))
-    return result
+    with pipeline_lock(target.pipelines_dir, pipeline_name(source, account)):
+        ctx = RunContext(window=window, full_refresh=frozenset(full_refresh))
+        dlt_source = BUILDERS[source](settings, ctx, names if tables else None, client)
+        pipeline = target.pipeline(source, account)
+        started_at, started = _utcnow(), time.monotonic()
+        error: CrmEltError | None = None
+        counts: dict[str, int] = {}
+        try:
+            counts = _load(pipeline, dlt_source, target)
+        except PipelineStepFailed as exc:
+            error = _root_cause(exc)
+        except CrmEltError as exc:
+            error = exc
+        result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=ctx.stopped)
+        for name in names:
+            stats = dlt_source.client.stats.get(name)
+            result.tables.append(TableSummary(name, counts.get(name, 0), stats.requests if stats else 0,
+                                              stats.tokens if stats else 0, ctx.seconds.get(name, 0.0)))
+        _record(pipeline, target, result, started_at, error)
+        if error:
+            raise error from None
+        if target.publish and target.is_duckdb:
+            publish(target.duckdb_file, target.publish, target.lock_timeout, target.on_wait)
+        return result
+
+
+def _load(pipeline: Any, dlt_source: Any, target: Target) -> dict[str, int]:
+    """``pipeline.run``, waiting for a DuckDB file held by another process; returns rows per table.
+
+    Packages an earlier run could not load are loaded first (dlt's ``run`` would load them and stop
+    without reading the API). A lock met before extraction retries the whole run; one met at the load step
+    retries only the load of the already normalized package (the API is not read twice).
+    """
+    def waiting(attempt: Callable[[], Any], before_retry: Callable[[], None] = lambda: None) -> Any:
+        if not target.is_duckdb:
+            return attempt()
+        return retry_while_locked(attempt, target.duckdb_file, target.lock_timeout, target.on_wait, before_retry)
+
+    if pipeline.has_pending_data:
+        waiting(lambda: pipeline.run())
+    normalized: list[Any] = []
+
+    def remember_normalize_info() -> None:
+        normalized.append(pipeline.last_trace.last_normalize_info if pipeline.last_trace else None)
+
+    def attempt() -> Any:
+        return pipeline.load() if pipeline.list_normalized_load_packages() else pipeline.run(dlt_source)
+
+    waiting(attempt, remember_normalize_info)
+    info = pipeline.last_trace.last_normalize_info or next((i for i in reversed(normalized) if i), None)
+    return _row_counts(info)
+
+
+def _row_counts(info: Any) -> dict[str, int]:
+    return dict(info.row_counts) if info else {}
+
+
+def _record(pipeline: Any, target: Target, result: RunResult, started_at: datetime,
+            error: CrmEltError | None) -> None:
+    """Append the run to the local run log and, unless the warehouse is unreachable, to the warehouse."""
+    resources = pipeline.state.get("sources", {}).get(result.source, {}).get("resources", {})
+    run = {"started_at": started_at.isoformat(), "finished_at": _utcnow().isoformat(), "ok": error is None,
+           "error": str(error) if error else None, "exit_code": error.exit_code if error else 0,
+           "stopped": result.stopped,
+           "tables": [{"table": t.table, "rows": t.rows, "requests": t.requests, "tokens": t.tokens,
+                       "seconds": round(t.seconds, 3), "cursor": resources.get(t.table, {}).get("cursor")}
+                      for t in result.tables]}
+    append_run(target.pipelines_dir, pipeline.pipeline_name, run)
+    if isinstance(error, (DuckDBLocked, LoadError, DestinationConfigError)):
+        return                      # the warehouse is out of reach: the local log has it
+    loaded = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
+    record_in_warehouse(pipeline, run, [name for name in REGISTRIES[result.source] if name in loaded])
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _root_cause(exc: BaseException) -> CrmEltError:
@@ -102,10 +198,22 @@ def _root_cause(exc: BaseException) -> CrmEltError:
     while seen is not None:
         if isinstance(seen, CrmEltError):
             return seen
+        if isinstance(seen, ConfigFieldMissingException):
+            return DestinationConfigError(_missing_destination_config(seen))
         seen = seen.__cause__ or seen.__context__
     step = getattr(exc, "step", "run")
     detail = redact(str(exc.__cause__ or exc)).splitlines()[0] if str(exc.__cause__ or exc) else type(exc).__name__
     return LoadError(f"{step} step failed: {detail}")
+
+
+def _missing_destination_config(exc: Any) -> str:
+    """dlt's multi-line 'missing field' report → one line naming what to set."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    nested = next((line for line in lines if line.startswith("field ")), "")
+    tried = next((line.strip("()") for line in lines if line.startswith("(Environment Variables, DESTINATION__")), "")
+    hint = f" (e.g. {tried.split(', ')[-1]})" if tried else ""
+    return (f"destination configuration incomplete: {lines[0]} {nested}{hint}; set it in .dlt/secrets.toml "
+            "or as an environment variable").replace("  ", " ")
 
 
 __all__ = ["ApiError", "LoadError", "RunResult", "Target", "run_source"]

@@ -68,3 +68,36 @@ def run_hotprofile(sb, target: Target, **kw):
 def query(target: Target, sql: str) -> list[tuple]:
     with duckdb.connect(target.duckdb_path, read_only=True) as con:
         return con.execute(sql).fetchall()
+
+
+@pytest.fixture
+def pipedrive_env(monkeypatch, pipedrive_sb):
+    """CLI configuration (env vars) pointing Pipedrive at its emulator."""
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "10000")
+    for key in ("COMPANY_DOMAIN", "START_DATE"):
+        monkeypatch.setenv(f"SOURCES__PIPEDRIVE__{key}", "")
+    return pipedrive_sb
+
+
+@pytest.fixture
+def hotprofile_env(monkeypatch, hotprofile_sb):
+    """CLI configuration (env vars) pointing HotProfile at its emulator."""
+    monkeypatch.setenv("SOURCES__HOTPROFILE__API_KEY", HP_KEY)
+    monkeypatch.setenv("SOURCES__HOTPROFILE__URL_INSTANCE", hotprofile_sb.url_instance)
+    monkeypatch.setenv("SOURCES__HOTPROFILE__START_DATE", "")
+    return hotprofile_sb
+
+
+def hold_duckdb(path: str, seconds: float, read_only: bool = True):
+    """Another *process* holding ``path`` open (as an analyst's session would); returns once it is open."""
+    import subprocess
+    import sys
+
+    code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == '1'); "
+            "print('open', flush=True); time.sleep(float(sys.argv[3]))")
+    holder = subprocess.Popen([sys.executable, "-c", code, path, "1" if read_only else "0", str(seconds)],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "open"
+    return holder

@@ -1,0 +1,60 @@
+"""Run history and a ``status`` view inside each dataset, so analysts can ``SELECT * FROM pipedrive.status``.
+
+``<dataset>._crm_elt_runs`` gets one row per table per run, appended by a companion dlt pipeline
+(``<pipeline>_runs``) so it never mixes with the source pipeline's pending packages or state.
+``<dataset>.status`` is recreated after each run: per table, the last run (failed or not), the last
+successful run, its cursor and rows, total rows in the warehouse and the age of the last success.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import dlt
+
+RUNS_TABLE = "_crm_elt_runs"
+STATUS_VIEW = "status"
+log = logging.getLogger("crm_elt.status")
+COLUMNS = {"dataset": "text", "table_name": "text", "started_at": "timestamp", "finished_at": "timestamp",
+           "ok": "bool", "error": "text", "rows_loaded": "bigint", "requests": "bigint", "tokens": "bigint",
+           "seconds": "double", "cursor_value": "text"}
+
+
+def run_rows(run: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
+    return [{"dataset": dataset, "table_name": t["table"], "started_at": run["started_at"],
+             "finished_at": run["finished_at"], "ok": run["ok"], "error": run.get("error"),
+             "rows_loaded": t["rows"], "requests": t["requests"], "tokens": t["tokens"],
+             "seconds": t["seconds"], "cursor_value": t.get("cursor")} for t in run["tables"]]
+
+
+def status_view_sql(client: Any, tables: Iterable[str]) -> str:
+    runs = client.make_qualified_table_name(RUNS_TABLE)
+    totals = " UNION ALL ".join(
+        f"SELECT '{name}' AS table_name, count(*) AS rows_total FROM {client.make_qualified_table_name(name)}"
+        for name in tables) or "SELECT CAST(NULL AS VARCHAR(64)) AS table_name, CAST(0 AS BIGINT) AS rows_total"
+    latest = ("SELECT *, row_number() OVER (PARTITION BY table_name ORDER BY finished_at DESC) AS n "
+              f"FROM {runs}")
+    return f"""CREATE VIEW {client.make_qualified_table_name(STATUS_VIEW)} AS
+WITH last_run AS ({latest}), last_ok AS ({latest} WHERE ok), totals AS ({totals})
+SELECT r.table_name, s.cursor_value, s.finished_at AS last_success, s.rows_loaded AS rows_last_run,
+       t.rows_total, CURRENT_TIMESTAMP - s.finished_at AS freshness, NOT r.ok AS last_run_failed, r.error
+FROM last_run r
+LEFT JOIN (SELECT * FROM last_ok WHERE n = 1) s ON s.table_name = r.table_name
+LEFT JOIN totals t ON t.table_name = r.table_name
+WHERE r.n = 1"""
+
+
+def record_in_warehouse(source_pipeline: Any, run: dict[str, Any], loaded_tables: Iterable[str]) -> None:
+    """Append ``run`` to ``_crm_elt_runs`` and recreate the ``status`` view; best effort (logged, not raised)."""
+    try:
+        runs = dlt.pipeline(pipeline_name=f"{source_pipeline.pipeline_name}_runs",
+                            pipelines_dir=source_pipeline.pipelines_dir,
+                            destination=source_pipeline.destination, dataset_name=source_pipeline.dataset_name)
+        runs.run(run_rows(run, source_pipeline.dataset_name), table_name=RUNS_TABLE, write_disposition="append",
+                 columns={name: {"data_type": kind, "nullable": True} for name, kind in COLUMNS.items()})
+        with runs.sql_client() as client:
+            client.execute_sql(f"DROP VIEW IF EXISTS {client.make_qualified_table_name(STATUS_VIEW)}")
+            client.execute_sql(status_view_sql(client, loaded_tables))
+    except Exception as exc:          # the load itself succeeded; the history is a convenience
+        log.warning("could not record the run in %s.%s: %s", source_pipeline.dataset_name, RUNS_TABLE,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
