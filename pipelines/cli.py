@@ -62,19 +62,22 @@ def make_target(reporter: Reporter | None = None, *, destination: str | None, du
 
 
 def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:
-    """Run each source; map errors to one stderr line and an exit code."""
-    stopped = None
+    """Run each source (one failing does not keep the others from loading); one stderr line per error
+    and the first failure's exit code."""
+    exit_code = 0
     for source in sources:
         try:
             result = run_source(source, **kw)
         except CrmEltError as exc:
             reporter.error(redact(exc), exc.exit_code, source)
-            sys.exit(exc.exit_code)
+            exit_code = exit_code or exc.exit_code
+            continue
         reporter.result(result)
-        stopped = stopped or result.stopped
-    if stopped:
-        reporter.error(redact(stopped), BudgetExhausted.exit_code)
-        sys.exit(BudgetExhausted.exit_code)
+        if result.stopped:
+            reporter.error(redact(result.stopped), BudgetExhausted.exit_code, source)
+            exit_code = exit_code or BudgetExhausted.exit_code
+    if exit_code:
+        sys.exit(exit_code)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,16 +94,20 @@ def cli(verbose: bool) -> None:
 @click.argument("source", type=click.Choice([*SOURCES, "all"]), default="all")
 @click.option("--tables", multiple=True, help="Comma-separated tables to load (default: all). See `crm-elt tables`.")
 @click.option("--full-refresh", multiple=True, metavar="TABLE", help="Forget TABLE's cursor and rescan it.")
+@click.option("--reconcile", is_flag=True,
+              help="HotProfile: also scan every id and mark rows that vanished (deleted, merged) as deleted.")
 @run_options
-def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], account: str | None, quiet: bool,
-        log_format: str, **target: Any) -> None:
+def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], reconcile: bool, account: str | None,
+        quiet: bool, log_format: str, **target: Any) -> None:
     """Load new and changed rows since the last run (first run: since start_date)."""
     sources = list(SOURCES) if source == "all" else [source]
     if source == "all" and (tables or full_refresh):
         raise click.UsageError("--tables/--full-refresh need a single SOURCE")
+    if reconcile and source != "hotprofile":
+        raise click.UsageError("--reconcile applies to hotprofile (Pipedrive reports deleted deals itself)")
     reporter = Reporter(quiet, log_format)
     execute(sources, reporter, target=make_target(reporter, **target), tables=_split(tables),
-            account=account, full_refresh=_split(full_refresh))
+            account=account, full_refresh=_split(full_refresh), reconcile=reconcile)
 
 
 @cli.command()

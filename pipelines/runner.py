@@ -105,7 +105,7 @@ def select_tables(source: str, tables: Iterable[str] | None) -> list[str] | None
 
 
 def run_source(source: str, target: Target, *, tables: Iterable[str] | None = None, account: str | None = None,
-               window: Window | None = None, full_refresh: Iterable[str] = (),
+               window: Window | None = None, full_refresh: Iterable[str] = (), reconcile: bool = False,
                settings: Any = None, client: ApiClient | None = None) -> RunResult:
     """Extract, normalize and load one source; the cursors move only when the load succeeds.
 
@@ -115,7 +115,7 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     select_tables(source, full_refresh)
     settings = settings or SETTINGS[source](account)
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account)):
-        ctx = RunContext(window=window, full_refresh=frozenset(full_refresh))
+        ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
         dlt_source = BUILDERS[source](settings, ctx, names if tables else None, client)
         pipeline = target.pipeline(source, account)
         started_at, started = _utcnow(), time.monotonic()
