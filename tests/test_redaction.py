@@ -1,0 +1,38 @@
+"""Secrets never reach logs, errors, dlt state/trace files, the warehouse or CLI output."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import HP_KEY, PD_TOKEN, no_sleep_hotprofile_client, run_hotprofile, run_pipedrive
+from pipelines.cli import cli
+from sources._http import ApiError
+
+
+def files_containing(root, secret: str) -> list:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+def test_hotprofile_key_absent_from_logs_errors_traces_and_warehouse(hotprofile_sb, target, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    run_hotprofile(hotprofile_sb, target, tables=["clients"])
+    hotprofile_sb.server.faults.add("reset", path="get_entry_list_flow", times=1)
+    hotprofile_sb.server.faults.add("500", path="get_entry_list_flow", times=1)
+    with pytest.raises(ApiError) as caught:
+        run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
+    assert all(call.query["api_key"] == HP_KEY for call in hotprofile_sb.server.requests)   # it was really sent
+    assert HP_KEY not in str(caught.value) and HP_KEY not in caplog.text
+    assert files_containing(tmp_path, HP_KEY) == []
+
+
+def test_pipedrive_token_absent_from_verbose_cli_output_and_files(pipedrive_env, tmp_path):
+    pipedrive_env.server.faults.add("503", path="/api/v2/deals$", times=1)
+    pipedrive_env.server.faults.add("429", path="/api/v2/persons$", times=1)
+    result = CliRunner().invoke(cli, ["-v", "run", "pipedrive", "--tables", "deal_fields,deals,persons",
+                                      "--duckdb", str(tmp_path / "crm.duckdb"), "--pipelines-dir", str(tmp_path / "p")])
+    assert result.exit_code == 0, result.output
+    assert all(r.headers.get("x-api-token") == PD_TOKEN for r in pipedrive_env.server.requests)
+    assert PD_TOKEN not in result.output
+    assert files_containing(tmp_path, PD_TOKEN) == []
