@@ -12,7 +12,7 @@ import dlt
 import pendulum
 
 from sources._http import ConfigError, register_secret
-from sources.hotprofile import HotProfileSettings
+from sources.hotprofile import PATH_KEYS, HotProfileSettings
 from sources.pipedrive import PipedriveSettings
 
 SOURCES = ("pipedrive", "hotprofile")
@@ -88,6 +88,7 @@ def hotprofile_settings(account: str | None = None) -> HotProfileSettings:
         url_instance=url, api_key=str(key),
         start_date=parse_date(lookup("hotprofile", "start_date", account), _key("hotprofile", "start_date", account)),
         lag=timedelta(minutes=float(lag)) if lag is not None else timedelta(minutes=10),
+        paths={table: str(value) for key, table in PATH_KEYS.items() if (value := lookup("hotprofile", key, account))},
     )
 
 

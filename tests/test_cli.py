@@ -126,3 +126,16 @@ def test_account_reads_its_own_section_and_loads_its_own_dataset(env, pipedrive_
     assert query(target, "SELECT count(*) FROM pipedrive_eu.deals")[0][0] == len(pipedrive_sb.expected("deals"))
     plain = invoke("run", "pipedrive", "--tables", "deals", tmp_path=tmp_path)
     assert plain.exit_code == 2 and "sources.pipedrive.api_token" in plain.output
+
+
+def test_hotprofile_call_path_is_configurable(env, hotprofile_env, tmp_path):
+    env.setenv("SOURCES__HOTPROFILE__CLIENTS_PATH", "/rest_api/v1/clients/get_entry_list")
+    result = invoke("run", "hotprofile", "--tables", "clients", tmp_path=tmp_path)
+    assert result.exit_code == 0, result.output
+    paths = {r.path for r in hotprofile_env.server.requests}
+    assert paths == {"/rest_api/v1/clients/get_entry_list"}
+
+
+def test_reconcile_is_hotprofile_only(env, tmp_path):
+    result = invoke("run", "pipedrive", "--reconcile", tmp_path=tmp_path)
+    assert result.exit_code == 2 and "--reconcile" in result.output

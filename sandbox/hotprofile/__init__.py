@@ -26,12 +26,12 @@ PAGE_CAPS = {name: cfg.cap for name, cfg in TABLE_CONFIG.items()}
 class HotProfileSandbox:
     def __init__(self, seed: int = 1, clients: int = 300, leads: int = 600, business_cards: int = 300,
                  api_key: str = "sandbox-key", rate: tuple[int, float] | None = (100, 60.0),
-                 start: datetime | None = None) -> None:
+                 start: datetime | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
         self.seed = seed
         self.api_key = api_key
         self.store = Store(seed, {"clients": clients, "leads": leads, "business_cards": business_cards}, start)
         self.app = HotProfileApp(self.store, api_key, rate)
-        self.server = EmulatorServer(self.app)
+        self.server = EmulatorServer(self.app, host, port)
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> "HotProfileSandbox":

@@ -1,20 +1,31 @@
-"""HotProfile → dlt: resources built from the registry in ``settings.py``."""
+"""HotProfile → dlt: resources built from the registry in ``settings.py``.
+
+Per table: keyset (or, for business cards, numbered) pages in id order, CDC on ``updated_at`` requested
+in Japan time (cursor minus ``lag``; business cards by whole Japan days), rows normalized by
+``shapes.normalizer``, merged on ``id`` (newest ``updated_at`` wins). ``RunContext.reconcile`` adds the
+id scan of ``reconcile.py`` that marks vanished rows ``is_deleted``. Conventions: ``README.md`` here.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Iterable, Iterator
-from zoneinfo import ZoneInfo
 
 import dlt
 
-from sources._http import ApiClient, hotprofile_client
+from sources._http import ApiClient, ConfigError, hotprofile_client
 from sources._incremental import Cursor, RunContext, table_resource
-from sources.hotprofile.paginators import PAGINATORS
-from sources.hotprofile.settings import DATETIME_FORMAT, TABLES, Table
+from sources.hotprofile.paginators import PAGINATORS, all_pages
+from sources.hotprofile.reconcile import stored_rows, warehouse_ids
+from sources.hotprofile.settings import TABLES, Table
+from sources.hotprofile.shapes import JST, columns, nested_hints, normalize, normalizer, parse_jst, to_jst
 
-JST = ZoneInfo("Asia/Tokyo")
+__all__ = ["HotProfileSettings", "hotprofile_source", "origin", "parse_jst", "to_jst", "normalize", "JST",
+           "PATH_KEYS", "resolve_tables"]
+
+# config key (in [sources.hotprofile] / [sources.hotprofile.<account>]) → table whose call it overrides
+PATH_KEYS = {f"{name}_path": name for name in TABLES}
 
 
 @dataclass
@@ -23,6 +34,7 @@ class HotProfileSettings:
     api_key: str
     start_date: datetime | None = None
     lag: timedelta = timedelta(minutes=10)
+    paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
 
 
 def origin(url_instance: str) -> str:
@@ -31,69 +43,108 @@ def origin(url_instance: str) -> str:
     return url if "://" in url else f"https://{url}"
 
 
-def parse_jst(value: Any) -> datetime | None:
-    """HotProfile timestamps are naive Japan time (``yyyy/mm/dd HH:MM:SS``); return aware UTC."""
-    if not value:
+def resolve_tables(settings: HotProfileSettings) -> dict[str, Table]:
+    """The registry with the configured call paths applied."""
+    paths = {name: path for name, path in (settings.paths or {}).items() if path}
+    unknown = sorted(set(paths) - set(TABLES))
+    if unknown:
+        raise ConfigError(f"unknown HotProfile table(s) in path settings: {', '.join(unknown)}; "
+                          f"use {', '.join(f'sources.hotprofile.{key}' for key in PATH_KEYS)}")
+    tables = dict(TABLES)
+    for name, path in paths.items():
+        path = str(path).strip()
+        if not path.startswith("/") or "?" in path:
+            raise ConfigError(f"sources.hotprofile.{name}_path must be a path such as "
+                              f"{TABLES[name].path!r}, got {path!r}")
+        tables[name] = replace(TABLES[name], path=path.rstrip("/"))
+    return tables
+
+
+def read_table(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfileSettings) -> Iterator[Any]:
+    """``_read`` with the fastest file format the destination loads set on the first page."""
+    pages = _read(table, client, ctx, settings)
+    fmt = fast_file_format()
+    for page in pages:
+        if fmt:
+            page, fmt = dlt.mark.with_hints(page, dlt.mark.make_hints(file_format=fmt)), None
+        yield page
+
+
+def fast_file_format() -> str | None:
+    """``jsonl`` where the destination prefers INSERT statements but also loads JSON lines (DuckDB).
+
+    DuckDB loads a 50k-lead first load (60 columns, 7 child tables) about 10x faster from jsonl, in a
+    third of the memory. Destinations without jsonl (Postgres) keep their default, without warnings.
+    """
+    try:
+        from dlt.common.configuration.container import Container
+        from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+
+        caps = Container()[DestinationCapabilitiesContext]
+    except Exception:
         return None
-    text = str(value).strip().replace("-", "/").replace("T", " ")
-    for fmt in (DATETIME_FORMAT, "%Y/%m/%d %H:%M", "%Y/%m/%d"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=JST).astimezone(timezone.utc)
-        except ValueError:
-            continue
-    raise ValueError(f"unrecognised HotProfile timestamp {value!r}")
+    formats = caps.supported_loader_file_formats or ()
+    return "jsonl" if caps.preferred_loader_file_format == "insert_values" and "jsonl" in formats else None
 
 
-def to_jst(value: datetime, fmt: str) -> str:
-    return value.astimezone(JST).strftime(fmt)
-
-
-def normalize(row: dict, table: Table) -> dict:
-    for name in table.timestamps:
-        if name in row:
-            row[name] = parse_jst(row[name])
-    for name in table.text_columns:
-        value = row.get(name)
-        if value is not None and not isinstance(value, str):
-            row[name] = str(value).zfill(13) if name == "corporate_number" else str(value)
-    items = row.get("items")
-    if isinstance(items, list):
-        row["items"] = [{**item, "value": None if item.get("value") is None else str(item["value"])}
-                        if isinstance(item, dict) else {"value": str(item)} for item in items]
-    return row
-
-
-def read_table(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfileSettings) -> Iterator[list[dict]]:
+def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfileSettings) -> Iterator[list[dict]]:
     cursor = Cursor(dlt.current.resource_state(), table=table.name, ctx=ctx, start_date=settings.start_date,
                     lag=settings.lag, cap_at_run_start=True)
-    params = {table.since_param: cursor.since and to_jst(cursor.since, table.filter_format),
-              table.until_param: cursor.until and to_jst(cursor.until, table.filter_format)}
+    norm = normalizer(table)
+    scanned: set[int] | None = None
+    if ctx.reconcile:
+        live, dead = warehouse_ids(table.name)
+        scanned = set()
+        for page in all_pages(client, table):
+            revived = []
+            for row in page:
+                row_id = int(row["id"])
+                scanned.add(row_id)
+                if row_id in dead:
+                    revived.append(norm(row))
+            if revived:
+                yield revived
+    since, until = cursor.since, cursor.until
+    # Day-granular filters (business cards) re-read whole Japan days: rows outside the window are dropped here.
+    last = until - timedelta(microseconds=1) if until and table.by_day else until
+    params = {table.since_param: since and to_jst(since, table.filter_format),
+              table.until_param: last and to_jst(last, table.filter_format)}
+    seen: set[int] = set()
     for page in PAGINATORS[table.paging](client, table, params):
-        rows = list(cursor.filter((normalize(row, table) for row in page), lambda row: row.get("updated_at")))
+        rows = [norm(row) for row in page]
+        if scanned is not None:
+            seen.update(int(row["id"]) for row in rows)
+        if (table.by_day and since) or until:    # the API's bounds are whole days / inclusive; ours [since, until)
+            rows = [row for row in rows if _inside(row.get("updated_at"), since, until)]
+        rows = list(cursor.filter(rows, lambda row: row.get("updated_at")))
         if rows:
             yield rows
+    if scanned is not None:
+        gone = live - scanned - seen
+        if gone:
+            yield from stored_rows(table.name, gone, ctx.started_at)
     cursor.commit()
 
 
-def _columns(table: Table) -> dict[str, Any]:
-    hints: dict[str, Any] = {name: {"data_type": "timestamp", "timezone": True} for name in table.timestamps}
-    hints.update({name: {"data_type": "text"} for name in table.text_columns})
-    hints["updated_at"]["dedup_sort"] = "desc"
-    return hints
+def _inside(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:
+    if moment is None:
+        return True
+    return (since is None or moment >= since) and (until is None or moment < until)
 
 
 def hotprofile_source(settings: HotProfileSettings, ctx: RunContext | None = None,
                       tables: Iterable[str] | None = None, client: ApiClient | None = None) -> Any:
     ctx = ctx or RunContext()
+    registry = resolve_tables(settings)
     client = client or hotprofile_client(origin(settings.url_instance), settings.api_key)
-    selected = [TABLES[name] for name in (tables or TABLES)]
+    selected = [registry[name] for name in (tables or registry)]
 
     @dlt.source(name="hotprofile")
     def hotprofile() -> Any:
         for table in selected:
             read = partial(read_table, table, client, ctx, settings)
             yield table_resource(table.name, read, ctx, primary_key="id", write_disposition="merge",
-                                 columns=_columns(table))
+                                 columns=columns(table), nested_hints=nested_hints(table))
 
     source = hotprofile()
     source.client = client

@@ -1,0 +1,38 @@
+"""`crm-elt sandbox` serves both emulators standalone, for manual runs against them."""
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+
+import requests
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_sandbox_command_serves_both_apis_until_interrupted():
+    port = free_port()
+    command = [shutil.which("crm-elt") or sys.executable, "sandbox", "--port", str(port), "--deals", "20",
+               "--clients", "30"]
+    if not shutil.which("crm-elt"):
+        command = [sys.executable, "-c", "from pipelines.cli import main; main()", *command[1:]]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = [server.stdout.readline() for _ in range(3)]
+        assert "SOURCES__PIPEDRIVE__BASE_URL=http://127.0.0.1:" in lines[0]
+        token = lines[0].split("SOURCES__PIPEDRIVE__API_TOKEN=")[1].strip()
+        key = lines[1].split("SOURCES__HOTPROFILE__API_KEY=")[1].strip()
+        deals = requests.get(f"http://127.0.0.1:{port}/api/v2/deals", headers={"x-api-token": token}, timeout=5)
+        assert deals.status_code == 200 and 0 < len(deals.json()["data"]) <= 20     # archived ones are apart
+        clients = requests.post(f"http://127.0.0.1:{port + 1}/rest_api/v1/clients/get_entry_list_flow",
+                                params={"api_key": key, "page[display_number]": 100}, timeout=5)
+        assert clients.status_code == 200 and len(clients.json()["clients"]) == 30
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
