@@ -199,3 +199,23 @@ def test_renamed_field_keeps_its_column_and_new_options_get_labels(pipedrive_sb,
     columns = {r[0] for r in query(target, "SELECT column_name FROM information_schema.columns "
                                            "WHERE table_schema = 'pipedrive' AND table_name = 'deals'")}
     assert "totally_new_name" not in columns and not any(c.startswith("custom_fields") for c in columns)
+
+
+def test_field_created_during_a_run_is_not_dropped(pipedrive_sb, target):
+    sb = pipedrive_sb
+    created = {}
+    serve = sb.server.app
+
+    def create_field_before_first_deals_page(request):
+        if request.path == "/api/v2/deals" and not created:          # after dealFields was read
+            created["key"] = sb.add_field("deal", "Created Mid Run")
+            deal_id = next(d["id"] for d in sb.expected("deals") if d["status"] == "open")
+            created["deal"] = deal_id
+            sb.update("deals", deal_id, custom_fields={created["key"]: "fresh value"})
+        return serve(request)
+
+    sb.server.app = create_field_before_first_deals_page
+    run_pipedrive(sb, target, tables=["deal_fields", "deals", "custom_fields"])
+    assert query(target, f"SELECT created_mid_run FROM pipedrive.deals WHERE id = {created['deal']}") == [
+        ("fresh value",)]
+    assert len(sb.server.requests_to("/v1/dealFields$")) == 2          # fetched again once

@@ -99,6 +99,9 @@ class PipedriveSandbox:
     def rename_field(self, entity: str, key: str, name: str) -> None:
         self.data.rename_field(entity, key, name)
 
+    def add_field(self, entity: str, name: str, field_type: str = "varchar") -> str:
+        return self.data.add_field(entity, name, field_type)
+
     def add_option(self, entity: str, key: str, label: str) -> int:
         return self.data.add_option(entity, key, label)
 

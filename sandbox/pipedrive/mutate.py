@@ -96,6 +96,16 @@ class MutationsMixin:
             field["update_time"] = fmt_v1(self.clock_ts)
             self.version += 1
 
+    def add_field(self, entity: str, name: str, field_type: str = "varchar") -> str:
+        """Create a custom field (as a user would in the Pipedrive UI); returns its hash key."""
+        with self.lock:
+            rows = self.fields[entity]
+            key = F.field_hash(entity, name)
+            fid = max(f["id"] for fields in self.fields.values() for f in fields) + 1
+            rows.append(F._field_row(fid, key, name, field_type, len(rows) + 1, None, True, fmt_v1(self.clock_ts)))
+            self.version += 1
+            return key
+
     def add_option(self, entity: str, key: str, label: str) -> int:
         with self.lock:
             field = self._field(entity, key)

@@ -272,6 +272,13 @@ class FieldCatalog:
         return single
 
     # ------------------------------------------------------------------ per row
+    def knows_all(self, rows: list[dict], v1: bool = False) -> bool:
+        """Whether every custom-field hash in ``rows`` is known (else a field was created meanwhile)."""
+        known = self._v2
+        if v1:
+            return all(key[:40] in known for row in rows for key in row if len(key) >= 40 and is_custom_key(key[:40]))
+        return all(key in known for row in rows for key in (row.get("custom_fields") or ()))
+
     def apply(self, row: dict) -> dict:
         """v2 row: replace ``custom_fields`` by named columns (every custom column present, None if unset)."""
         custom = row.pop("custom_fields", None)

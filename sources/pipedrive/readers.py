@@ -53,17 +53,27 @@ class PipedriveRun:
 
 
 class Named:
-    """Applies an entity's custom-field names to rows and announces the new columns once."""
+    """Applies an entity's custom-field names to rows and announces the new columns once.
+
+    A field created after the definitions were fetched shows up as an unknown hash: the definitions
+    are fetched again (once per table and run) so its values are not dropped.
+    """
 
     def __init__(self, table: Table, run: PipedriveRun):
+        self.table, self.run = table, run
+        self.v1 = table.paging == "v1"
         self.catalog = run.catalog(table.custom_fields) if table.custom_fields else None
-        self.apply = (self.catalog.apply_v1 if table.paging == "v1" else self.catalog.apply) if self.catalog else None
-        self.announced = False
+        self.refreshed = self.announced = False
 
     def __call__(self, rows: list[dict]) -> Any:
         if not self.catalog:
             return rows
-        rows = [self.apply(row) for row in rows]
+        if not self.refreshed and not self.catalog.knows_all(rows, self.v1):
+            self.refreshed, self.announced = True, False
+            self.run.fields.pop(self.table.custom_fields, None)
+            self.catalog = self.run.catalog(self.table.custom_fields)
+        apply = self.catalog.apply_v1 if self.v1 else self.catalog.apply
+        rows = [apply(row) for row in rows]
         if self.announced:
             return rows
         self.announced = True
