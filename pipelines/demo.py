@@ -24,7 +24,7 @@ def run_demo(duckdb_path: str, *, deals: int = 300, clients: int = 1000) -> None
             HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY) as hotprofile, \
             tempfile.TemporaryDirectory(prefix="crm-elt-demo-") as state_dir:
         click.echo(f"sandbox: Pipedrive at {pipedrive.base_url}, HotProfile at {hotprofile.url_instance}")
-        target = Target("duckdb", duckdb_path, state_dir)
+        target = Target("duckdb", duckdb_path, state_dir, prefix="crm_elt_demo")
         settings = {
             "pipedrive": PipedriveSettings(pipedrive.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST),
             "hotprofile": HotProfileSettings(hotprofile.url_instance, DEMO_KEY),

@@ -68,6 +68,7 @@ class Target:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT   # seconds to wait for a DuckDB file another process holds
     publish: str | None = None              # DuckDB only: after each successful run, copy the file here
     progress: bool = False                  # dlt's row counters on stderr while loading
+    prefix: str = "crm_elt"                 # pipeline names (state) are <prefix>_<dataset>; the demo has its own
     on_wait: Callable[[str], None] = lambda message: print(f"crm-elt: {message}", file=sys.stderr)
 
     @property
@@ -82,13 +83,14 @@ class Target:
         from dlt.common.runtime.collector import LogCollector
 
         progress = LogCollector(log_period=2.0, logger=sys.stderr, dump_system_stats=False) if self.progress else None
-        return dlt.pipeline(pipeline_name=pipeline_name(source, account), dataset_name=dataset_name(source, account),
+        return dlt.pipeline(pipeline_name=pipeline_name(source, account, self.prefix),
+                            dataset_name=dataset_name(source, account),
                             destination=make_destination(self.destination, self.duckdb_path),
                             pipelines_dir=self.pipelines_dir, progress=progress)
 
 
-def pipeline_name(source: str, account: str | None) -> str:
-    return f"crm_elt_{dataset_name(source, account)}"
+def pipeline_name(source: str, account: str | None, prefix: str = "crm_elt") -> str:
+    return f"{prefix}_{dataset_name(source, account)}"
 
 
 def dataset_name(source: str, account: str | None) -> str:
@@ -114,7 +116,9 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     names = select_tables(source, tables) or list(REGISTRIES[source])
     select_tables(source, full_refresh)
     settings = settings or SETTINGS[source](account)
-    with pipeline_lock(target.pipelines_dir, pipeline_name(source, account)):
+    if target.is_duckdb:
+        refuse_mixing(target.duckdb_file, dataset_name(source, account), target.prefix)
+    with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
         ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
         dlt_source = BUILDERS[source](settings, ctx, names if tables else None, client)
         pipeline = target.pipeline(source, account)
@@ -138,6 +142,26 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         if target.publish and target.is_duckdb:
             publish(target.duckdb_file, target.publish, target.lock_timeout, target.on_wait)
         return result
+
+
+def refuse_mixing(duckdb_file: str, dataset: str, prefix: str) -> None:
+    """The demo's sandbox rows and real rows must never share a dataset: refuse with what to do."""
+    import duckdb
+
+    if not os.path.exists(duckdb_file):
+        return
+    try:
+        with duckdb.connect(duckdb_file, read_only=True) as con:
+            owners = {row[0] for row in con.execute(
+                f'SELECT DISTINCT pipeline_name FROM "{dataset}"._dlt_pipeline_state').fetchall()}
+    except duckdb.Error:
+        return                       # no such dataset yet, or the file is busy: nothing to compare
+    others = sorted(name for name in owners if name.startswith("crm_elt") and
+                    name.startswith("crm_elt_demo") != prefix.startswith("crm_elt_demo"))
+    if others:
+        what = "the demo's sandbox data" if others[0].startswith("crm_elt_demo") else "data of real runs"
+        raise ConfigError(f"{duckdb_file} already holds {what} in dataset {dataset}; use another file "
+                          "(--duckdb PATH) or delete it")
 
 
 def _load(pipeline: Any, dlt_source: Any, target: Target) -> dict[str, int]:

@@ -21,6 +21,11 @@ def status_rows(target: Target, account: str | None = None, now: datetime | None
     for source in SOURCES:
         name, dataset = pipeline_name(source, account), dataset_name(source, account)
         runs = read_runs(target.pipelines_dir, name)
+        if not runs:                 # no local run log (another machine, an orchestrator, the demo)
+            view = warehouse_view(target, source, account)
+            if view:
+                rows += [view_row(dataset, table, view.get(table), now) for table in REGISTRIES[source]]
+                continue
         cursors = stored_cursors(target, name, source)
         totals = warehouse_totals(target, source, account, REGISTRIES[source]) if runs else {}
         for table in REGISTRIES[source]:
@@ -31,6 +36,38 @@ def status_rows(target: Target, account: str | None = None, now: datetime | None
                          ok[1]["rows"] if ok else "-", totals.get(table, "-") if totals is not None else "locked",
                          age(now - finished) if finished else "-", outcome(latest)))
     return rows
+
+
+def warehouse_view(target: Target, source: str, account: str | None) -> dict[str, tuple]:
+    """Rows of the dataset's ``status`` view by table; {} when it does not exist or is out of reach."""
+    sql = ("SELECT table_name, cursor_value, last_success, rows_last_run, rows_total, last_run_failed, error "
+           "FROM {dataset}.status")
+    try:
+        if target.is_duckdb:
+            import duckdb
+
+            if not os.path.exists(target.duckdb_file):
+                return {}
+            with duckdb.connect(target.duckdb_file, read_only=True) as con:
+                found = con.execute(sql.format(dataset=f'"{dataset_name(source, account)}"')).fetchall()
+        else:
+            with target.pipeline(source, account).sql_client() as client:
+                found = client.execute_sql(sql.format(dataset=client.fully_qualified_dataset_name()))
+    except Exception:
+        return {}
+    return {row[0]: row[1:] for row in found}
+
+
+def view_row(dataset: str, table: str, found: tuple | None, now: datetime) -> tuple:
+    if not found:
+        return (f"{dataset}.{table}", "-", NEVER, "-", "-", "-", NEVER)
+    cursor, finished, rows_last, total, failed, error = found
+    if finished is not None and finished.tzinfo is None:
+        finished = finished.replace(tzinfo=timezone.utc)
+    return (f"{dataset}.{table}", cursor or "-",
+            finished.strftime("%Y-%m-%d %H:%M:%S UTC") if finished else NEVER,
+            rows_last if rows_last is not None else "-", total if total is not None else "-",
+            age(now - finished) if finished else "-", f"FAILED: {error}" if failed else "ok")
 
 
 def outcome(latest: tuple[dict, dict] | None) -> str:

@@ -23,3 +23,20 @@ def test_demo_loads_every_table_and_says_how_to_query(tmp_path, monkeypatch):
     assert query(target, "SELECT count(*) FROM pipedrive.deals")[0][0] == 40
     assert query(target, "SELECT count(*) FROM hotprofile.clients")[0][0] == 150
     assert "Try:" in result.output and "SELECT" in result.output
+
+    status = CliRunner().invoke(cli, ["status"], catch_exceptions=False)     # no local run log: the status view
+    assert status.exit_code == 0, status.output
+    deals = next(line for line in status.output.splitlines() if line.startswith("pipedrive.deals "))
+    assert "never run" not in deals and "ok" in deals and "+00:00" in deals
+
+
+def test_demo_data_and_real_data_never_share_a_file(tmp_path, monkeypatch, pipedrive_env):
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["demo", "--deals", "10", "--clients", "20"]).exit_code == 0
+    real = CliRunner().invoke(cli, ["run", "pipedrive", "--tables", "deals", "--pipelines-dir", str(tmp_path / "p")])
+    assert real.exit_code == 2 and "demo's sandbox data" in real.output and "--duckdb" in real.output
+    ok = CliRunner().invoke(cli, ["run", "pipedrive", "--tables", "deals", "--pipelines-dir", str(tmp_path / "p"),
+                                  "--duckdb", str(tmp_path / "real.duckdb")])
+    assert ok.exit_code == 0, ok.output
+    again = CliRunner().invoke(cli, ["demo", "--duckdb", str(tmp_path / "real.duckdb")])
+    assert again.exit_code == 2 and "data of real runs" in again.output
