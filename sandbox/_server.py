@@ -191,3 +191,30 @@ class EmulatorServer:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
         return Handler
+
+
+class Emulator:
+    """Lifecycle shared by the API emulators: ``with emulator:`` serves ``emulator.server``."""
+
+    server: EmulatorServer
+    _running = False
+
+    def start(self):  # -> Self
+        if not self._running:
+            self.server.start()
+            self._running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and free the port (safe if never started)."""
+        if self._running:
+            self._running = False
+            self.server.stop()
+        else:
+            self.server._httpd.server_close()
+
+    def __enter__(self):  # -> Self
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

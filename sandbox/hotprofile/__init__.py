@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from sandbox._server import EmulatorServer
+from sandbox._server import Emulator, EmulatorServer
 
 from .app import PREFIX, TABLES as TABLE_CONFIG, HotProfileApp
 from .data import FIELDS, FLAG_OFF, FLAG_ON, JST, SPEC_ARTIFACT_FIELDS, TABLES, TS_FMT, Store
@@ -23,7 +23,7 @@ __all__ = ["HotProfileSandbox", "JST", "TABLES", "FIELDS", "TS_FMT", "FLAG_ON", 
 PAGE_CAPS = {name: cfg.cap for name, cfg in TABLE_CONFIG.items()}
 
 
-class HotProfileSandbox:
+class HotProfileSandbox(Emulator):
     def __init__(self, seed: int = 1, clients: int = 300, leads: int = 600, business_cards: int = 300,
                  api_key: str = "sandbox-key", rate: tuple[int, float] | None = (100, 60.0),
                  start: datetime | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -32,26 +32,6 @@ class HotProfileSandbox:
         self.store = Store(seed, {"clients": clients, "leads": leads, "business_cards": business_cards}, start)
         self.app = HotProfileApp(self.store, api_key, rate)
         self.server = EmulatorServer(self.app, host, port)
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> "HotProfileSandbox":
-        self.server.start()
-        self._started = True
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port (safe if never started)."""
-        if getattr(self, "_started", False):
-            self._started = False
-            self.server.stop()
-        else:
-            self.server._httpd.server_close()
-
-    def __enter__(self) -> "HotProfileSandbox":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url_instance(self) -> str:

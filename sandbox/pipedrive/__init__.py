@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sandbox._server import EmulatorServer
+from sandbox._server import Emulator, EmulatorServer
 
 from .app import TOKEN_COST, PipedriveApp
 from .data import TABLES, Dataset
@@ -17,7 +17,7 @@ from .data import TABLES, Dataset
 __all__ = ["PipedriveSandbox", "TOKEN_COST", "TABLES"]
 
 
-class PipedriveSandbox:
+class PipedriveSandbox(Emulator):
     def __init__(self, seed: int = 1, deals: int = 200, token: str = "sandbox-token", burst: int = 20,
                  window: float = 2.0, daily_budget: int | None = None, start: datetime | None = None,
                  history_days: int = 365, v1_empty_null: bool = True, host: str = "127.0.0.1",
@@ -28,25 +28,6 @@ class PipedriveSandbox:
         self.app = PipedriveApp(self.data, token, burst=burst, window=window, daily_budget=daily_budget,
                                 v1_empty_null=v1_empty_null)
         self.server = EmulatorServer(self.app, host=host, port=port)
-        self._running = False
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "PipedriveSandbox":
-        if not self._running:
-            self.server.start()
-            self._running = True
-        return self
-
-    def stop(self) -> None:
-        if self._running:
-            self.server.stop()
-            self._running = False
-
-    def __enter__(self) -> "PipedriveSandbox":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
