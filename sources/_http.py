@@ -7,11 +7,12 @@ secret (the original ``requests`` exception, which may hold a URL with ``api_key
 from __future__ import annotations
 
 import logging
+import math
 import random
 import re
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
@@ -96,6 +97,8 @@ def _install_log_filter() -> None:
 class Pacer:
     """Rolling-window limiter: at most ``max_requests`` per ``window`` seconds, plus server pauses.
 
+    A request occupies its slot from send until ``window`` seconds after its response: the server counted it
+    somewhere in between, so the window never over-fills, also with several requests in flight.
     ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
     """
 
@@ -103,29 +106,31 @@ class Pacer:
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
         self.max_requests, self.window = max_requests, window
         self.clock, self.sleep = clock, sleep
-        self.sent: deque[float] = deque()
+        self.slots: list[list[float]] = []          # [stamp] per request: send time, then response time
         self.paused_until = 0.0
         self.waited = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
-        with self._lock:
-            self._wait(self.paused_until - self.clock())
-            while True:
+    def acquire(self) -> list[float]:
+        """Wait for a free slot; hand the slot to ``complete`` when the response has arrived."""
+        while True:
+            with self._lock:
                 now = self.clock()
-                while self.sent and self.sent[0] <= now - self.window:
-                    self.sent.popleft()
-                if len(self.sent) < self.max_requests:
-                    break
-                self._wait(self.sent[0] + self.window - now)
-            self.sent.append(self.clock())
+                wait = self.paused_until - now
+                if wait <= 0:
+                    self.slots = [slot for slot in self.slots if slot[0] > now - self.window]
+                    if len(self.slots) < self.max_requests:
+                        slot = [math.inf]             # in flight: it counts until window after its response
+                        self.slots.append(slot)
+                        return slot
+                    wait = min(slot[0] for slot in self.slots) + self.window - now
+                    if wait == math.inf:              # every slot is in flight: poll until one answers
+                        wait = min(self.window / 20, 0.05)
+            self._wait(wait)
 
-    def complete(self) -> None:
-        """Re-stamp the latest request with its completion time: the server counted it somewhere between
-        send and response, so counting from the response keeps the window from ever over-filling."""
+    def complete(self, slot: list[float]) -> None:
         with self._lock:
-            if self.sent:
-                self.sent[-1] = max(self.sent[-1], self.clock())
+            slot[0] = self.clock()
 
     def pause(self, seconds: float) -> None:
         with self._lock:
@@ -176,6 +181,11 @@ class ApiClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self._stats_lock = threading.Lock()
+        # per-deal reads run a few requests in parallel: keep a connection per worker
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "crm-elt/0.1", **self.headers})
         for secret in [*self.headers.values(), *self.params.values()]:
             register_secret(secret)
@@ -198,23 +208,24 @@ class ApiClient:
         stats = self.stats[table]
         attempts = rate_limited = 0
         while True:
-            self.pacer.acquire()
+            slot = self.pacer.acquire()
             try:
                 response = self.session.request(method, url, params={**query, **self.params},
                                                 timeout=self.timeout, data=b"" if method == "POST" else None)
             except requests.RequestException as exc:
-                self.pacer.complete()
+                self.pacer.complete(slot)
                 self._check_unreachable(exc)
                 attempts += 1
-                stats.retries += 1
+                self._count_retry(stats)
                 if attempts > self.max_retries:
                     raise ApiError(f"{self.policy.api} unreachable after {attempts} attempts: {shown}: "
                                    f"{type(exc).__name__}") from None
                 self._backoff(attempts, f"{type(exc).__name__} on {shown}")
                 continue
-            self.pacer.complete()
-            stats.requests += 1
-            stats.tokens += cost
+            self.pacer.complete(slot)
+            with self._stats_lock:
+                stats.requests += 1
+                stats.tokens += cost
             log.debug("%s -> %s", redact(shown), response.status_code)
             self._observe_rate_headers(response)
             status = response.status_code
@@ -232,7 +243,7 @@ class ApiClient:
                 raise self._access_error(response, shown)
             if status >= 500 or status == 408:
                 attempts += 1
-                stats.retries += 1
+                self._count_retry(stats)
                 if not retry_server_errors or attempts > self.max_retries:
                     raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown}"
                                    + ("" if retry_server_errors else " (not retried: this API answers 5xx to invalid parameters)"))
@@ -250,11 +261,15 @@ class ApiClient:
                 return response.json()
             except ValueError:
                 attempts += 1
-                stats.retries += 1
+                self._count_retry(stats)
                 if attempts > self.max_retries:
                     raise ApiError(f"{self.policy.api} sent a non-JSON body for {redact(shown)}: "
                                    f"{redact(_snippet(response))}") from None
                 self._backoff(attempts, f"malformed JSON on {shown}")
+
+    def _count_retry(self, stats: TableStats) -> None:
+        with self._stats_lock:
+            stats.retries += 1
 
     def _check_unreachable(self, exc: requests.RequestException) -> None:
         text = str(exc)

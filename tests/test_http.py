@@ -43,13 +43,32 @@ def test_pacer_never_exceeds_burst_in_any_window(clock):
     pacer = Pacer(20, 2.0, clock, clock.sleep)
     stamps = []
     for _ in range(65):
-        pacer.acquire()
+        slot = pacer.acquire()
         stamps.append(clock.now)
         clock.now += 0.01  # each request takes 10 ms
+        pacer.complete(slot)
     for i, start in enumerate(stamps):
         assert sum(1 for t in stamps[i:] if t < start + 2.0) <= 20
     # 65 requests at 20 per 2 s need three full waits, not more
     assert 5.9 < clock.now - 1000.0 < 7.0
+
+
+def test_pacer_counts_requests_in_flight(clock):
+    pacer = Pacer(2, 1.0, clock, clock.sleep)
+    first, second = pacer.acquire(), pacer.acquire()
+    polls = []
+
+    def sleep(seconds):                      # the third caller polls while both requests are unanswered
+        polls.append(seconds)
+        clock.now += seconds
+        if len(polls) == 30:
+            pacer.complete(first)
+
+    pacer.sleep = sleep
+    pacer.acquire()
+    assert len(polls) > 30                   # waited for an answer, then a full window after it
+    assert clock.now >= 1000.0 + 30 * 0.05 + 1.0 - 1e-9
+    pacer.complete(second)
 
 
 @responses.activate(assert_all_requests_are_fired=True)

@@ -37,7 +37,8 @@ def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
 
     ctx = ctx or RunContext()
     client = client or pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)
-    run = PipedriveRun(client, ctx, settings.start_date)
+    # enough requests in flight to fill the plan's burst window at ~250 ms a response
+    run = PipedriveRun(client, ctx, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)))
     selected = [TABLES[name] for name in TABLES if tables is None or name in set(tables)]
 
     @dlt.source(name="pipedrive")

@@ -9,6 +9,7 @@ import dlt
 
 from sources._http import ApiClient
 from sources._incremental import Cursor, RunContext, parse_time, rfc3339
+from sources._parallel import ordered_parallel
 from sources.pipedrive.custom_fields import FieldCatalog, fetch_fields
 from sources.pipedrive.paginators import PAGINATORS, v2_pages
 from sources.pipedrive.settings import DEAL_CHILDREN, FIELD_ENTITIES, V2_LIMIT, Table
@@ -24,6 +25,7 @@ class PipedriveRun:
     client: ApiClient
     ctx: RunContext
     start_date: datetime | None
+    workers: int = 4                   # per-deal requests in flight (the pacer still sets the pace)
     fields: dict[str, list[dict]] = field(default_factory=dict)
 
     def field_defs(self, entity: str) -> list[dict]:
@@ -150,30 +152,29 @@ def read_field_map(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 
 def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    """One call per changed deal (queued by ``deals``); flow pages are newest first, so stop at the cursor."""
+    """One call per changed deal (queued by ``deals``), a few in flight at once; flow pages are newest
+    first, so paging stops at the cursor."""
     queue = run.deal_queue(table.name)
     if table.name in run.ctx.full_refresh:
         queue.update(all_deal_ids(run, table.name))
     cursor = run.cursor(table) if table.cursor_field else None
     since = cursor.since if cursor else None
     known = dlt.current.resource_state().setdefault("ids", {})
-    for deal_id in sorted(queue, key=int):
+
+    def fetch(deal_id: str) -> list[dict]:
         rows = []
         for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
-            older = False
-            for item in page:
-                row = table.shape(item, int(deal_id))
-                if row is None:
-                    continue
-                moment = parse_time(row.get(table.cursor_field)) if cursor else None
-                if moment and since and moment < since:
-                    older = True
-                    break
-                if moment is None or cursor.is_new(moment, row):
-                    rows.append(row)
-            if older:
+            shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
+            newer = [row for row in shaped if not (since and cursor and parse_time(row.get(table.cursor_field)) < since)]
+            rows += newer
+            if len(newer) < len(shaped):
                 break
-        if not cursor:
+        return rows
+
+    for deal_id, rows in ordered_parallel(fetch, sorted(queue, key=int), run.workers):
+        if cursor:
+            rows = list(cursor.filter(rows, when(table)))
+        else:
             rows += tombstones(known, {deal_id: rows})
         if rows:
             yield rows
