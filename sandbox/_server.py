@@ -101,6 +101,7 @@ class EmulatorServer:
         self.app = app
         self.requests: list[Request] = []
         self.faults = FaultInjector()
+        self.latency = 0.0             # seconds added to every response (a WAN round trip, for benchmarks)
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
@@ -176,6 +177,8 @@ class EmulatorServer:
                     self.connection.close()
                     self.close_connection = True
                     return
+                if server.latency:
+                    time.sleep(server.latency)
                 if fault and fault.kind == "slow":
                     time.sleep(fault.delay or 2.0)
                 response = (fault_response(fault) if fault else None) or server.app(request)
