@@ -232,26 +232,18 @@ class FieldCatalog:
 
     @staticmethod
     def _v1_converter(key: str, ftype: str, outputs: tuple[str, ...], convert: Converter) -> V1Converter:
-        if ftype == "monetary":
-            currency_key, currency_col = f"{key}_currency", outputs[1]
+        # v1 spreads a money value or a range over two keys: <hash> + <hash>_currency / <hash>_until
+        sibling = {"monetary": "currency", "daterange": "until", "timerange": "until"}.get(ftype)
+        if sibling:
+            sibling_key, sibling_col = f"{key}_{sibling}", outputs[1]
 
-            def monetary(row: dict, out: dict) -> None:
-                value, currency = row.pop(key, None), row.pop(currency_key, None)
+            def pair(row: dict, out: dict) -> None:
+                value, second = row.pop(key, None), row.pop(sibling_key, None)
                 if value is not None:
                     convert(value, out)
-                if currency is not None:
-                    out[currency_col] = currency
-            return monetary
-        if ftype in ("daterange", "timerange"):
-            until_key, until_col = f"{key}_until", outputs[1]
-
-            def range_(row: dict, out: dict) -> None:
-                value, until = row.pop(key, None), row.pop(until_key, None)
-                if value is not None:
-                    convert(value, out)
-                if until is not None:
-                    out[until_col] = until
-            return range_
+                if second is not None:
+                    out[sibling_col] = second
+            return pair
         if ftype == "address":
             parts = tuple((f"{key}_{part}", part_col) for part, part_col in zip(ADDRESS_PARTS, outputs[1:]))
 
