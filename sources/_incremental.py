@@ -90,7 +90,7 @@ class Cursor:
                 yield row
 
     def commit(self) -> None:
-        """Store the new cursor (not in a backfill). Safe after any complete page of an ascending scan."""
+        """Store the new cursor (not in a backfill); readers call it once their whole scan is done."""
         if self.backfill or self.max_seen is None:
             return
         cursor = self.max_seen
@@ -113,16 +113,28 @@ def guarded(read: Callable[[], Iterator[Any]], ctx: RunContext) -> Iterator[Any]
     """Run one table's reader; when the API budget runs out, keep what was read and stop the run.
 
     Rows already yielded are loaded; the table's cursor was not committed, so the next run re-reads them.
-    Tables after it yield nothing and keep their state.
+    Tables after it yield nothing and keep their state and their rows.
     """
     from sources._http import BudgetExhausted
 
+    if not ctx.stopped:
+        try:
+            yield from read()
+        except BudgetExhausted as exc:
+            ctx.stopped = str(exc)
     if ctx.stopped:
-        return
-    try:
-        yield from read()
-    except BudgetExhausted as exc:
-        ctx.stopped = str(exc)
+        keep_rows_of_unfinished_table()
+
+
+def keep_rows_of_unfinished_table() -> None:
+    """A "replace" table that yields nothing (or only part) would be truncated by dlt: merge instead,
+    so a run stopped by the budget never empties a full table or a table under --full-refresh."""
+    import dlt
+
+    resource = dlt.current.resource()
+    disposition = resource.write_disposition
+    if (disposition.get("disposition") if isinstance(disposition, dict) else disposition) == "replace":
+        resource.apply_hints(write_disposition="merge")
 
 
 def table_resource(name: str, read: Callable[[], Iterator[Any]], ctx: RunContext, **hints: Any) -> Any:

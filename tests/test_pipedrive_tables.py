@@ -219,3 +219,15 @@ def test_field_created_during_a_run_is_not_dropped(pipedrive_sb, target):
     assert query(target, f"SELECT created_mid_run FROM pipedrive.deals WHERE id = {created['deal']}") == [
         ("fresh value",)]
     assert len(sb.server.requests_to("/v1/dealFields$")) == 2          # fetched again once
+
+
+def test_run_stopped_by_the_budget_never_empties_full_tables(pipedrive_sb, target, loaded):
+    sb = pipedrive_sb
+    before = {t: len(loaded_keys(target, t)) for t in ("users", "stages", "pipelines", "deal_fields", "custom_fields")}
+    sb.daily_budget = sb.tokens_spent                       # exhausted: the first request of the day is refused
+    result = run_pipedrive(sb, target)
+    assert result.stopped
+    assert {t: len(loaded_keys(target, t)) for t in before} == before
+    sb.daily_budget = sb.tokens_spent + 20                  # personFields fits; the --full-refresh read does not
+    run_pipedrive(sb, target, tables=["person_fields", "persons"], full_refresh=["persons"])
+    assert loaded_keys(target, "persons") == expected_keys(sb, "persons")
