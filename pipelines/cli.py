@@ -72,6 +72,13 @@ def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:
             reporter.error(redact(exc), exc.exit_code, source)
             exit_code = exit_code or exc.exit_code
             continue
+        except Exception as exc:            # a bug or an environment problem: still one line, no secret
+            logging.getLogger("crm_elt").debug("unexpected error", exc_info=True)
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            reporter.error(redact(f"unexpected {type(exc).__name__}: {detail} (rerun with -v for details)"),
+                           1, source)
+            exit_code = exit_code or 1
+            continue
         reporter.result(result)
         if result.stopped:
             reporter.error(redact(result.stopped), BudgetExhausted.exit_code, source)

@@ -43,7 +43,8 @@ def require(source: str, name: str, account: str | None, secret: bool = False) -
         where = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
         raise ConfigError(f"missing {key}: set it in {where} or the environment variable {_env(key)}")
     if secret:
-        register_secret(str(value))
+        value = str(value).strip()          # a pasted token often carries a trailing newline
+        register_secret(value)
     return value
 
 
@@ -63,6 +64,19 @@ def parse_date(value: Any, what: str) -> datetime | None:
     return datetime.fromtimestamp(parsed.timestamp(), tz=timezone.utc)
 
 
+def number(source: str, name: str, account: str | None, default: float, minimum: float) -> float:
+    value = lookup(source, name, account)
+    if value in (None, ""):
+        return default
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        parsed = minimum - 1
+    if parsed < minimum:
+        raise ConfigError(f"{_key(source, name, account)}: {value!r} is not a number >= {minimum:g}")
+    return parsed
+
+
 def pipedrive_settings(account: str | None = None) -> PipedriveSettings:
     token = require("pipedrive", "api_token", account, secret=True)
     base_url = lookup("pipedrive", "base_url", account)
@@ -76,18 +90,17 @@ def pipedrive_settings(account: str | None = None) -> PipedriveSettings:
     return PipedriveSettings(
         base_url=str(base_url).rstrip("/"), api_token=str(token),
         start_date=parse_date(lookup("pipedrive", "start_date", account), _key("pipedrive", "start_date", account)),
-        rate_limit_burst=int(lookup("pipedrive", "rate_limit_burst", account) or 20),
+        rate_limit_burst=int(number("pipedrive", "rate_limit_burst", account, default=20, minimum=1)),
     )
 
 
 def hotprofile_settings(account: str | None = None) -> HotProfileSettings:
     key = require("hotprofile", "api_key", account, secret=True)
     url = str(require("hotprofile", "url_instance", account)).strip()
-    lag = lookup("hotprofile", "lag_minutes", account)
     return HotProfileSettings(
         url_instance=url, api_key=str(key),
         start_date=parse_date(lookup("hotprofile", "start_date", account), _key("hotprofile", "start_date", account)),
-        lag=timedelta(minutes=float(lag)) if lag is not None else timedelta(minutes=10),
+        lag=timedelta(minutes=number("hotprofile", "lag_minutes", account, default=10, minimum=0)),
         paths={table: str(value) for key, table in PATH_KEYS.items() if (value := lookup("hotprofile", key, account))},
     )
 

@@ -121,7 +121,12 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
         ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
         dlt_source = BUILDERS[source](settings, ctx, names if tables else None, client)
-        pipeline = target.pipeline(source, account)
+        try:
+            pipeline = target.pipeline(source, account)
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot set up destination {target.destination or 'duckdb'!r}: "
+                              f"{redact(message)}") from None
         started_at, started = _utcnow(), time.monotonic()
         error: CrmEltError | None = None
         counts: dict[str, int] = {}

@@ -205,24 +205,15 @@ class ApiClient:
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
-        stats = self.stats[table]
+        with self._stats_lock:
+            stats = self.stats[table]
         attempts = rate_limited = 0
         while True:
-            slot = self.pacer.acquire()
-            try:
-                response = self.session.request(method, url, params={**query, **self.params},
-                                                timeout=self.timeout, data=b"" if method == "POST" else None)
-            except requests.RequestException as exc:
-                self.pacer.complete(slot)
-                self._check_unreachable(exc)
-                attempts += 1
-                self._count_retry(stats)
-                if attempts > self.max_retries:
-                    raise ApiError(f"{self.policy.api} unreachable after {attempts} attempts: {shown}: "
-                                   f"{type(exc).__name__}") from None
-                self._backoff(attempts, f"{type(exc).__name__} on {shown}")
+            response = self._send(method, url, query)
+            if isinstance(response, str):                      # a network failure, by exception name
+                attempts = self._retry(stats, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
+                                       f"{response} on {shown}")
                 continue
-            self.pacer.complete(slot)
             with self._stats_lock:
                 stats.requests += 1
                 stats.tokens += cost
@@ -242,42 +233,73 @@ class ApiClient:
             if status in (401, 402, 403):
                 raise self._access_error(response, shown)
             if status >= 500 or status == 408:
-                attempts += 1
-                self._count_retry(stats)
-                if not retry_server_errors or attempts > self.max_retries:
-                    raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown}"
-                                   + ("" if retry_server_errors else " (not retried: this API answers 5xx to invalid parameters)"))
-                self._backoff(attempts, f"HTTP {status} on {shown}")
+                if not retry_server_errors:
+                    raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown} "
+                                   "(not retried: this API answers 5xx to invalid parameters)")
+                attempts = self._retry(stats, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
+                                       f"HTTP {status} on {shown}")
                 continue
             if status == 404 and missing_ok:
                 return None
             if status == 404:
-                raise ApiError(f"{self.policy.api} answered 404 Not Found for {redact(shown)}: "
-                               f"check {self.policy.location_key}")
+                raise ApiError(f"{self.policy.api} answered 404 Not Found for {shown}: check {self.policy.location_key}")
             if status >= 400:
-                raise ApiError(f"{self.policy.api} rejected {redact(shown)} with HTTP {status}: "
-                               f"{redact(_snippet(response))}")
+                raise ApiError(f"{self.policy.api} rejected {shown} with HTTP {status}: {redact(_snippet(response))}")
             try:
-                return response.json()
+                body, decoded = response.json(), True
             except ValueError:
-                attempts += 1
-                self._count_retry(stats)
-                if attempts > self.max_retries:
-                    raise ApiError(f"{self.policy.api} sent a non-JSON body for {redact(shown)}: "
-                                   f"{redact(_snippet(response))}") from None
-                self._backoff(attempts, f"malformed JSON on {shown}")
+                body, decoded = None, False
+            if decoded:
+                return body
+            attempts = self._retry(stats, attempts, f"{self.policy.api} sent a non-JSON body for {shown}: "
+                                   f"{redact(_snippet(response))}", f"malformed JSON on {shown}")
+
+    def _send(self, method: str, url: str, query: dict[str, Any]) -> requests.Response | str:
+        """One paced HTTP exchange: the response, or the name of the network failure.
+
+        Errors are raised only after the ``except`` block: a chained ``requests`` exception would carry
+        the URL (with HotProfile's ``api_key``) into dlt's trace through ``__context__``.
+        """
+        slot = self.pacer.acquire()
+        failure: requests.RequestException | None = None
+        try:
+            response = self.session.request(method, url, params={**query, **self.params},
+                                            timeout=self.timeout, data=b"" if method == "POST" else None)
+        except requests.RequestException as exc:
+            failure, response = exc, None
+        finally:
+            self.pacer.complete(slot)
+        if failure is None:
+            return response
+        name, unresolvable = type(failure).__name__, self._unresolvable(failure)
+        del failure
+        if name in ("InvalidHeader", "InvalidURL", "MissingSchema", "InvalidSchema", "InvalidJSONError"):
+            raise ConfigError(f"{self.policy.api} request could not be built ({name}): check "
+                              f"{self.policy.credential_key} and {self.policy.location_key} for stray characters")
+        if unresolvable:
+            host = urlsplit(self.base_url).netloc
+            raise ConfigError(f"cannot resolve {self.policy.api} host {host!r}: check {self.policy.location_key}")
+        return name
+
+    def _retry(self, stats: TableStats, attempts: int, give_up: str, why: str) -> int:
+        """Count a failed attempt; back off, or raise ``give_up`` once retries are spent."""
+        attempts += 1
+        self._count_retry(stats)
+        if attempts > self.max_retries:
+            raise ApiError(f"{give_up} (after {attempts} attempts)")
+        self._backoff(attempts, why)
+        return attempts
 
     def _count_retry(self, stats: TableStats) -> None:
         with self._stats_lock:
             stats.retries += 1
 
-    def _check_unreachable(self, exc: requests.RequestException) -> None:
+    @staticmethod
+    def _unresolvable(exc: requests.RequestException) -> bool:
         text = str(exc)
-        if isinstance(exc, requests.exceptions.InvalidURL) or any(
-                marker in text for marker in ("Name or service not known", "NameResolutionError",
-                                              "nodename nor servname", "No address associated", "getaddrinfo failed")):
-            host = urlsplit(self.base_url).netloc
-            raise ConfigError(f"cannot resolve {self.policy.api} host {host!r}: check {self.policy.location_key}") from None
+        return any(marker in text for marker in ("Name or service not known", "NameResolutionError",
+                                                 "nodename nor servname", "No address associated",
+                                                 "getaddrinfo failed"))
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
         name = self.policy.remaining_header

@@ -139,3 +139,24 @@ def test_hotprofile_call_path_is_configurable(env, hotprofile_env, tmp_path):
 def test_reconcile_is_hotprofile_only(env, tmp_path):
     result = invoke("run", "pipedrive", "--reconcile", tmp_path=tmp_path)
     assert result.exit_code == 2 and "--reconcile" in result.output
+
+
+@pytest.mark.parametrize("key, value", [("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "abc"),
+                                        ("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "0"),
+                                        ("SOURCES__HOTPROFILE__LAG_MINUTES", "-5")])
+def test_bad_numbers_in_config_exit_2_naming_the_key(env, tmp_path, key, value):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__COMPANY_DOMAIN", "acme")
+    env.setenv("SOURCES__HOTPROFILE__API_KEY", HP_KEY)
+    env.setenv("SOURCES__HOTPROFILE__URL_INSTANCE", "example.hot-profile.com")
+    env.setenv(key, value)
+    source = "pipedrive" if "PIPEDRIVE" in key else "hotprofile"
+    result = invoke("run", source, tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert key.lower().replace("__", ".") in one_line(result.output)
+
+
+def test_unknown_destination_exits_2_in_one_line(env, pipedrive_env, tmp_path):
+    result = invoke("run", "pipedrive", "--destination", "nosuchwarehouse", tmp_path=tmp_path)
+    assert result.exit_code == 2
+    assert "nosuchwarehouse" in one_line(result.output)

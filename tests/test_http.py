@@ -186,6 +186,24 @@ def test_hotprofile_key_never_leaks_in_errors_or_logs(clock, caplog):
     assert f"api_key={KEY}" in responses.calls[-1].request.url      # HotProfile's auth is in the query string
     logging.getLogger("urllib3.connectionpool").debug("GET %s", f"/x?api_key={KEY}")
     assert KEY not in str(caught.value)
-    assert caught.value.__cause__ is None and caught.value.__context__ is None or KEY not in repr(caught.value.__context__)
     assert KEY not in caplog.text
     assert "api_key=***" in caplog.text
+
+
+@responses.activate
+def test_exhausted_network_retries_chain_no_exception_that_holds_the_url(clock):
+    client = hotprofile_client("https://example.hot-profile.com", KEY, clock=clock, sleep=clock.sleep)
+    url = "https://example.hot-profile.com/rest_api/v1/leads/get_entry_list_flow"
+    responses.post(url, body=requests.ConnectionError(f"Max retries exceeded with url: {url}?api_key={KEY}"))
+    with pytest.raises(ApiError, match="unreachable") as caught:
+        client.post("/rest_api/v1/leads/get_entry_list_flow")
+    assert len(responses.calls) == client.max_retries + 1
+    # dlt's trace follows __context__/__cause__: nothing may be chained to our error
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+def test_a_token_with_a_newline_is_a_config_error_not_retried(clock):
+    client = pipedrive_client(BASE, TOKEN + "\n", clock=clock, sleep=clock.sleep)
+    with pytest.raises(ConfigError, match="api_token") as caught:
+        client.get("/api/v2/deals")
+    assert clock.sleeps == [] and caught.value.__context__ is None

@@ -52,7 +52,12 @@ def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list
             yield rows
         if len(rows) < table.page_size:
             return
-        from_id = max(int(row["id"]) for row in rows) + 1
+        next_id = max(int(row["id"]) for row in rows) + 1
+        if from_id is not None and next_id <= from_id:
+            # a call that ignores search[from_id] would serve the same page forever
+            raise ApiError(f"HotProfile ignored search[from_id] on {table.path}: the page did not advance; "
+                           f"use the get_entry_list_flow call for {table.name}")
+        from_id = next_id
 
 
 def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:

@@ -1,6 +1,7 @@
 """One reader per registry mode. Readers yield lists of rows; cursors commit when a table completes."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
@@ -14,6 +15,7 @@ from sources.pipedrive.custom_fields import FieldCatalog, fetch_fields
 from sources.pipedrive.paginators import PAGINATORS, v2_pages
 from sources.pipedrive.settings import DEAL_CHILDREN, FIELD_ENTITIES, V2_LIMIT, Table
 
+log = logging.getLogger("crm_elt.pipedrive")
 DEAL_BATCH = 100                   # /api/v2/deals/products accepts at most 100 deal_ids
 REMOVED = "_crm_elt_removed"       # tombstone column: rows carrying it are deleted by the merge
 
@@ -44,7 +46,10 @@ class PipedriveRun:
         return dlt.current.source_state().setdefault("deal_queue", {}).setdefault(table, {})
 
     def cursor(self, table: Table) -> Cursor:
-        return Cursor(dlt.current.resource_state(), table=table.name, ctx=self.ctx, start_date=self.start_date)
+        # Capped at the run's start: a change made while this run reads (a deal archived between the
+        # /deals and /deals/archived scans, a flow event of a deal queued only next run) is read again.
+        return Cursor(dlt.current.resource_state(), table=table.name, ctx=self.ctx, start_date=self.start_date,
+                      cap_at_run_start=True)
 
     def pages(self, table: Table, params: dict, deal_id: str | None = None) -> Iterator[list[dict]]:
         for endpoint in table.endpoints:
@@ -65,7 +70,7 @@ class Named:
         self.table, self.run = table, run
         self.v1 = table.paging == "v1"
         self.catalog = run.catalog(table.custom_fields) if table.custom_fields else None
-        self.refreshed = self.announced = False
+        self.refreshed = self.announced = self.warned = False
 
     def __call__(self, rows: list[dict]) -> Any:
         if not self.catalog:
@@ -76,6 +81,10 @@ class Named:
             self.catalog = self.run.catalog(self.table.custom_fields)
         apply = self.catalog.apply_v1 if self.v1 else self.catalog.apply
         rows = [apply(row) for row in rows]
+        if self.catalog.unknown_fields and not self.warned:
+            self.warned = True
+            log.warning("%s: custom fields %s are not in /v1/%sFields; their values are not loaded",
+                        self.table.name, sorted(self.catalog.unknown_fields), self.table.custom_fields)
         if self.announced:
             return rows
         self.announced = True
@@ -165,7 +174,7 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
         rows = []
         for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
             shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
-            newer = [row for row in shaped if not (since and cursor and parse_time(row.get(table.cursor_field)) < since)]
+            newer = [row for row in shaped if not (since and parse_time(row.get(table.cursor_field)) < since)]
             rows += newer
             if len(newer) < len(shaped):
                 break
