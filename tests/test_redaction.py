@@ -36,3 +36,19 @@ def test_pipedrive_token_absent_from_verbose_cli_output_and_files(pipedrive_env,
     assert all(r.headers.get("x-api-token") == PD_TOKEN for r in pipedrive_env.server.requests)
     assert PD_TOKEN not in result.output
     assert files_containing(tmp_path, PD_TOKEN) == []
+
+
+def test_unreachable_hotprofile_leaves_no_key_in_the_dlt_trace(target, tmp_path):
+    import socket
+
+    from sources._http import hotprofile_client
+    from sources.hotprofile import HotProfileSettings
+
+    with socket.socket() as sock:                       # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    client = hotprofile_client(url, HP_KEY, sleep=lambda seconds: None)
+    with pytest.raises(ApiError, match="unreachable"):
+        run_hotprofile(None, target, tables=["clients"], client=client, settings=HotProfileSettings(url, HP_KEY))
+    assert list((tmp_path / "pipelines").rglob("trace.pickle"))        # dlt did write a trace
+    assert files_containing(tmp_path, HP_KEY) == []
