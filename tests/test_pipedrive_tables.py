@@ -231,3 +231,22 @@ def test_run_stopped_by_the_budget_never_empties_full_tables(pipedrive_sb, targe
     sb.daily_budget = sb.tokens_spent + 20                  # personFields fits; the --full-refresh read does not
     run_pipedrive(sb, target, tables=["person_fields", "persons"], full_refresh=["persons"])
     assert loaded_keys(target, "persons") == expected_keys(sb, "persons")
+
+
+def test_row_deleted_during_an_offset_scan_does_not_hide_another(target):
+    from conftest import PD_TOKEN
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=4, deals=1200, token=PD_TOKEN, burst=10_000) as sb:
+        serve, deleted = sb.server.app, []
+
+        def delete_a_served_note_after_the_first_page(request):
+            response = serve(request)
+            if request.path == "/v1/notes" and not deleted:
+                deleted.append(sb.expected("notes")[0]["id"])
+                sb.delete("notes", deleted[0])          # every later row moves up one position
+            return response
+
+        sb.server.app = delete_a_served_note_after_the_first_page
+        run_pipedrive(sb, target, tables=["notes"])
+        assert deleted and expected_keys(sb, "notes") <= loaded_keys(target, "notes")

@@ -32,8 +32,9 @@ def v2_pages(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[
             return
 
 
-def v1_pages(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[list[dict]]:
-    """``start``/``limit`` paging driven by ``additional_data.pagination``."""
+def v1_pages(client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
+    """``start``/``limit`` paging driven by ``additional_data.pagination``; ``overlap`` rows of each page
+    are asked again with the next one (the caller drops the repeats)."""
     start = 0
     while True:
         body = client.get(path, {**params, "start": start}, **kw)
@@ -42,7 +43,7 @@ def v1_pages(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[
         pagination = _more(body).get("pagination") or {}
         if not pagination.get("more_items_in_collection"):
             return
-        start = pagination.get("next_start", start + len(rows))
+        start = max(start + 1, pagination.get("next_start", start + len(rows)) - overlap)
 
 
 def single_page(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[list[dict]]:
