@@ -250,3 +250,14 @@ def test_row_deleted_during_an_offset_scan_does_not_hide_another(target):
         sb.server.app = delete_a_served_note_after_the_first_page
         run_pipedrive(sb, target, tables=["notes"])
         assert deleted and expected_keys(sb, "notes") <= loaded_keys(target, "notes")
+
+
+def test_full_refresh_of_a_per_deal_table_rereads_every_deal(pipedrive_sb, target, loaded):
+    sb = pipedrive_sb
+    sb.server.clear_requests()
+    run_pipedrive(sb, target, tables=["deal_products"], full_refresh=["deal_products"])
+    batches = sb.server.requests_to(r"^/api/v2/deals/products$")
+    asked = {int(i) for r in batches for i in r.query["deal_ids"].split(",")}
+    assert asked == {d["id"] for d in sb.expected("deals")}
+    assert all(len(r.query["deal_ids"].split(",")) <= 100 for r in batches)
+    assert loaded_keys(target, "deal_products") == expected_keys(sb, "deal_products")

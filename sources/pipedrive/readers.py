@@ -173,9 +173,7 @@ def read_field_map(table: Table, run: PipedriveRun) -> Iterator[Any]:
 def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """One call per changed deal (queued by ``deals``), a few in flight at once; flow pages are newest
     first, so paging stops at the cursor."""
-    queue = run.deal_queue(table.name)
-    if table.name in run.ctx.full_refresh:
-        queue.update(all_deal_ids(run, table.name))
+    queue = pending_deals(table, run)
     cursor = run.cursor(table) if table.cursor_field else None
     since = cursor.since if cursor else None
     known = dlt.current.resource_state().setdefault("ids", {})
@@ -204,9 +202,7 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """``deal_ids=`` in batches of 100 for the changed deals; line items removed from a deal are deleted."""
-    queue = run.deal_queue(table.name)
-    if table.name in run.ctx.full_refresh:
-        queue.update(all_deal_ids(run, table.name))
+    queue = pending_deals(table, run)
     known = dlt.current.resource_state().setdefault("ids", {})
     pending = sorted(queue, key=int)
     for start in range(0, len(pending), DEAL_BATCH):
@@ -235,6 +231,14 @@ def tombstones(known: dict[str, list], by_deal: dict[str, list[dict]]) -> list[d
         else:
             known.pop(deal_id, None)
     return removed
+
+
+def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
+    """The table's queue of changed deals; a --full-refresh of the table queues every deal."""
+    queue = run.deal_queue(table.name)
+    if table.name in run.ctx.full_refresh:
+        queue.update(all_deal_ids(run, table.name))
+    return queue
 
 
 def all_deal_ids(run: PipedriveRun, table: str) -> dict[str, str]:
