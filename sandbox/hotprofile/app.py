@@ -146,30 +146,26 @@ def _int(req: Request, name: str, default: int | None = None) -> int | None:
     return int(raw)
 
 
-def _date(req: Request, name: str) -> str | None:
+def _stamp(req: Request, name: str, pattern: re.Pattern, fmt: str, shown: str) -> str | None:
+    """A date or datetime argument, normalised to ``fmt`` (unpadded input accepted); bad input → 500."""
     raw = req.arg(name)
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
     try:
-        if not _DATE_RE.match(raw):
+        if not pattern.match(raw):
             raise ValueError
-        return datetime.strptime(raw, DATE_FMT).strftime(DATE_FMT)
+        return datetime.strptime(raw, fmt).strftime(fmt)
     except ValueError:
-        raise BadParameter(f"{name} must be yyyy/mm/dd, got {raw!r}") from None
+        raise BadParameter(f"{name} must be {shown}, got {raw!r}") from None
+
+
+def _date(req: Request, name: str) -> str | None:
+    return _stamp(req, name, _DATE_RE, DATE_FMT, "yyyy/mm/dd")
 
 
 def _datetime(req: Request, name: str) -> str | None:
-    raw = req.arg(name)
-    if raw is None or raw.strip() == "":
-        return None
-    raw = raw.strip()
-    try:
-        if not _DATETIME_RE.match(raw):
-            raise ValueError
-        return datetime.strptime(raw, TS_FMT).strftime(TS_FMT)
-    except ValueError:
-        raise BadParameter(f"{name} must be yyyy/mm/dd HH:MM:SS, got {raw!r}") from None
+    return _stamp(req, name, _DATETIME_RE, TS_FMT, "yyyy/mm/dd HH:MM:SS")
 
 
 class HotProfileApp:
