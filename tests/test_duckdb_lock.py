@@ -39,21 +39,27 @@ def test_run_waits_for_an_analyst_connection_and_succeeds(pipedrive_sb, target):
     assert query(target, "SELECT count(*) FROM pipedrive.deals")[0][0] == len(pipedrive_sb.expected("deals"))
 
 
+def holding_client(sb, target, seconds: float):
+    """A Pipedrive client whose first request makes another process open the DuckDB file for ``seconds``."""
+    client = pipedrive_client(sb.base_url, pd_settings(sb).api_token, burst=10_000)
+    request, holders = client.request, []
+
+    def request_then_hold(*args, **kw):
+        if not holders:
+            holders.append(hold_duckdb(target.duckdb_path, seconds=seconds))
+        return request(*args, **kw)
+
+    client.request = request_then_hold
+    return client, holders
+
+
 def test_lock_met_at_the_load_step_retries_only_the_load(pipedrive_sb, target):
     """The holder appears after the run synced with the warehouse, while it reads the API."""
     run_pipedrive(pipedrive_sb, target, tables=["deals"])
     pipedrive_sb.tick(60)
     pipedrive_sb.mutate(seed=4, updates=5, inserts=3, deletes=0)
     pipedrive_sb.server.clear_requests()
-    client = pipedrive_client(pipedrive_sb.base_url, pd_settings(pipedrive_sb).api_token, burst=10_000)
-    request, holders = client.request, []
-
-    def request_then_hold(*args, **kw):
-        if not holders:
-            holders.append(hold_duckdb(target.duckdb_path, seconds=2.0))
-        return request(*args, **kw)
-
-    client.request = request_then_hold
+    client, holders = holding_client(pipedrive_sb, target, seconds=2.0)
     result = run_pipedrive(pipedrive_sb, replace(target, on_wait=lambda message: None), tables=["deals"], client=client)
     holders[0].wait()
     assert result.tables[0].rows > 0                            # counted from the normalized package
@@ -101,15 +107,7 @@ def test_package_left_by_a_timed_out_load_is_loaded_before_the_next_extraction(p
     run_pipedrive(pipedrive_sb, target, tables=["deals"])
     pipedrive_sb.tick(60)
     pipedrive_sb.mutate(seed=6, updates=5, inserts=3, deletes=0)
-    client = pipedrive_client(pipedrive_sb.base_url, pd_settings(pipedrive_sb).api_token, burst=10_000)
-    request, holders = client.request, []
-
-    def request_then_hold(*args, **kw):
-        if not holders:
-            holders.append(hold_duckdb(target.duckdb_path, seconds=1.5))
-        return request(*args, **kw)
-
-    client.request = request_then_hold
+    client, holders = holding_client(pipedrive_sb, target, seconds=1.5)
     impatient = replace(target, lock_timeout=0.3, on_wait=lambda message: None)
     with pytest.raises(DuckDBLocked):
         run_pipedrive(pipedrive_sb, impatient, tables=["deals"], client=client)
