@@ -124,7 +124,7 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
     since, until = cursor.since, cursor.until
     overlap = {"overlap": OFFSET_OVERLAP} if table.paging == "v1" else {}
     seen: set = set()
-    for endpoint in table.endpoints:
+    for endpoint in table.endpoints:          # the early stop ends one endpoint's scan, not the next one's
         params = {**table.params, "limit": table.page_size}
         for page in PAGINATORS[table.paging](run.client, endpoint.path, params, table=table.name,
                                              cost=endpoint.cost, **overlap):
