@@ -91,6 +91,7 @@ def pipedrive_settings(account: str | None = None) -> PipedriveSettings:
         base_url=str(base_url).rstrip("/"), api_token=str(token),
         start_date=parse_date(lookup("pipedrive", "start_date", account), _key("pipedrive", "start_date", account)),
         rate_limit_burst=int(number("pipedrive", "rate_limit_burst", account, default=20, minimum=1)),
+        reconcile_every_hours=number("pipedrive", "reconcile_every_hours", account, default=24, minimum=0),
     )
 
 
@@ -101,6 +102,7 @@ def hotprofile_settings(account: str | None = None) -> HotProfileSettings:
         url_instance=url, api_key=str(key),
         start_date=parse_date(lookup("hotprofile", "start_date", account), _key("hotprofile", "start_date", account)),
         lag=timedelta(minutes=number("hotprofile", "lag_minutes", account, default=10, minimum=0)),
+        reconcile_every_hours=number("hotprofile", "reconcile_every_hours", account, default=24, minimum=0),
         paths={table: str(value) for key, table in PATH_KEYS.items() if (value := lookup("hotprofile", key, account))},
     )
 

@@ -101,6 +101,25 @@ class Cursor:
         self.state["boundary"] = sorted(d for d, when in self.recent.items() if when >= floor)
 
 
+def reconcile_due(state: MutableMapping[str, Any], ctx: RunContext, every_hours: float) -> bool:
+    """Whether a table's id reconcile runs this run: asked for (``--reconcile``), every run (``0``), or
+    ``every_hours`` after the last completed one (kept in the table's resource state).
+
+    A table without a stored cursor is read whole (first load, full refresh): that read needs no scan
+    beside it, and the caller records it as a reconcile."""
+    if "cursor" not in state:
+        return False
+    if ctx.reconcile or every_hours <= 0:
+        return True
+    last = state.get("reconciled_at")
+    return not last or ctx.started_at - datetime.fromisoformat(last) >= timedelta(hours=every_hours)
+
+
+def mark_reconciled(state: MutableMapping[str, Any], ctx: RunContext) -> None:
+    """Record a completed reconcile (it commits with the load, like a cursor)."""
+    state["reconciled_at"] = ctx.started_at.isoformat()
+
+
 def parse_time(value: str | None) -> datetime | None:
     """Parse an RFC3339 or ``YYYY-MM-DD HH:MM:SS`` (UTC) timestamp to an aware UTC datetime."""
     if not value:

@@ -34,6 +34,7 @@ class HotProfileSettings:
     api_key: str
     start_date: datetime | None = None
     lag: timedelta = timedelta(minutes=10)
+    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
     paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
 
 

@@ -18,6 +18,7 @@ class PipedriveSettings:
     api_token: str
     start_date: datetime | None = None
     rate_limit_burst: int = 20
+    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
 
 
 def _columns(table: Any) -> dict[str, Any]:
