@@ -3,7 +3,7 @@
 Per table: keyset (or, for business cards, numbered) pages in id order, CDC on ``updated_at`` requested
 in Japan time (cursor minus ``lag``; business cards by whole Japan days), rows normalized by
 ``shapes.normalizer``, merged on ``id`` (newest ``updated_at`` wins). ``RunContext.reconcile`` adds the
-id scan of ``reconcile.py`` that marks vanished rows ``is_deleted``. Conventions: ``README.md`` here.
+id scan that marks vanished rows ``is_deleted``. Conventions: ``README.md`` here.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import dlt
 from sources._http import ApiClient, ConfigError, hotprofile_client
 from sources._incremental import Cursor, RunContext, table_resource
 from sources.hotprofile.paginators import PAGINATORS, all_pages
-from sources.hotprofile.reconcile import stored_rows, warehouse_ids
+from sources._warehouse import stored_keys, stored_rows
 from sources.hotprofile.settings import TABLES, Table
 from sources.hotprofile.shapes import JST, columns, nested_hints, normalize, normalizer, parse_jst, to_jst
 
@@ -94,7 +94,7 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
     norm = normalizer(table)
     scanned: set[int] | None = None
     if ctx.reconcile:
-        live, dead = warehouse_ids(table.name)
+        live, dead = stored_keys(table.name)
         scanned = set()
         for page in all_pages(client, table):
             revived = []
