@@ -127,12 +127,22 @@ def _date(value: Any) -> date:
 
 
 def _json(value: Any) -> Any:
+    if isinstance(value, str):       # read back from a warehouse that returns JSON as text (DuckDB)
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    if isinstance(value, tuple):
+        return list(value)
     return value
 
 
-_COERCE: dict[str, tuple[type | tuple[type, ...], Callable[[Any], Any]]] = {
-    "text": (str, _text), "bigint": (int, _bigint), "double": (float, _double), "decimal": (Decimal, _decimal),
-    "bool": (bool, _bool), "timestamp": (datetime, _timestamp), "date": (date, _date), "json": ((dict, list), _json),
+# type → (Python types that need no work, coercion)
+_COERCE: dict[str, tuple[frozenset[type], Callable[[Any], Any]]] = {
+    "text": (frozenset({str}), _text), "bigint": (frozenset({int}), _bigint),
+    "double": (frozenset({float}), _double), "decimal": (frozenset({Decimal}), _decimal),
+    "bool": (frozenset({bool}), _bool), "timestamp": (frozenset(), _timestamp), "date": (frozenset({date}), _date),
+    "json": (frozenset({dict, list}), _json),
 }
 
 
@@ -173,10 +183,10 @@ def conformer(table: str, columns: Mapping[str, str]) -> Callable[[dict], dict]:
                     continue
                 row[name] = _text(value)                      # undeclared: text, whatever comes later
                 continue
-            expected, coerce = rule
-            if type(value) is expected or (expected is date and type(value) is date):
+            fits, coerce = rule
+            if type(value) in fits:
                 continue
-            if value == "" and expected is not str:
+            if value == "" and str not in fits:
                 row[name] = None
                 continue
             try:
