@@ -102,7 +102,8 @@ def cli(verbose: bool) -> None:
 @click.option("--tables", multiple=True, help="Comma-separated tables to load (default: all). See `crm-elt tables`.")
 @click.option("--full-refresh", multiple=True, metavar="TABLE", help="Forget TABLE's cursor and rescan it.")
 @click.option("--reconcile", is_flag=True,
-              help="HotProfile: also scan every id and mark rows that vanished (deleted, merged) as deleted.")
+              help="Scan every id now (not only when reconcile_every_hours is due) and mark rows that "
+                   "vanished (deleted, purged, merged) as deleted.")
 @run_options
 def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], reconcile: bool, account: str | None,
         quiet: bool, log_format: str, **target: Any) -> None:
@@ -110,8 +111,6 @@ def run(source: str, tables: tuple[str, ...], full_refresh: tuple[str, ...], rec
     sources = list(SOURCES) if source == "all" else [source]
     if source == "all" and (tables or full_refresh):
         raise click.UsageError("--tables/--full-refresh need a single SOURCE")
-    if reconcile and source != "hotprofile":
-        raise click.UsageError("--reconcile applies to hotprofile (Pipedrive reports deleted deals itself)")
     reporter = Reporter(quiet, log_format)
     execute(sources, reporter, target=make_target(reporter, **target), tables=_split(tables),
             account=account, full_refresh=_split(full_refresh), reconcile=reconcile)

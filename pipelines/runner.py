@@ -141,6 +141,9 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
             stats = dlt_source.client.stats.get(name)
             result.tables.append(TableSummary(name, counts.get(name, 0), stats.requests if stats else 0,
                                               stats.tokens if stats else 0, ctx.seconds.get(name, 0.0)))
+            scan = dlt_source.client.stats.get(f"{name} (reconcile)")
+            if scan and scan.requests:      # the id scan's cost, on a line of its own
+                result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests, scan.tokens))
         _record(pipeline, target, result, started_at, error)
         if error:
             raise error from None

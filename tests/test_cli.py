@@ -136,14 +136,11 @@ def test_hotprofile_call_path_is_configurable(env, hotprofile_env, tmp_path):
     assert paths == {"/rest_api/v1/clients/get_entry_list"}
 
 
-def test_reconcile_is_hotprofile_only(env, tmp_path):
-    result = invoke("run", "pipedrive", "--reconcile", tmp_path=tmp_path)
-    assert result.exit_code == 2 and "--reconcile" in result.output
-
-
 @pytest.mark.parametrize("key, value", [("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "abc"),
                                         ("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "0"),
-                                        ("SOURCES__HOTPROFILE__LAG_MINUTES", "-5")])
+                                        ("SOURCES__HOTPROFILE__LAG_MINUTES", "-5"),
+                                        ("SOURCES__PIPEDRIVE__RECONCILE_EVERY_HOURS", "-1"),
+                                        ("SOURCES__HOTPROFILE__RECONCILE_EVERY_HOURS", "daily")])
 def test_bad_numbers_in_config_exit_2_naming_the_key(env, tmp_path, key, value):
     env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
     env.setenv("SOURCES__PIPEDRIVE__COMPANY_DOMAIN", "acme")

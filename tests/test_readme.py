@@ -9,8 +9,8 @@ README = (Path(__file__).parent.parent / "README.md").read_text()
 
 
 def test_readme_lists_every_registry_table():
-    for dataset, table, endpoint, key, mode in catalog_rows()[1:]:
-        assert f"| {dataset} | {table} | `{endpoint}` | `{key}` | {mode} |" in README, f"{dataset}.{table}"
+    for dataset, table, endpoint, key, mode, deletes in catalog_rows()[1:]:
+        assert f"| {dataset} | {table} | `{endpoint}` | `{key}` | {mode} | {deletes} |" in README, f"{dataset}.{table}"
 
 
 def test_readme_has_the_two_commands():

@@ -22,13 +22,10 @@ class PipedriveSettings:
 
 
 def _columns(table: Any) -> dict[str, Any]:
-    from sources.pipedrive.readers import REMOVED
+    from sources._schema import column_hints
+    from sources.pipedrive.columns import COLUMNS
 
-    hints: dict[str, Any] = {name: {"data_type": "timestamp", "timezone": True} for name in table.timestamps}
-    hints.update({name: {"data_type": "date"} for name in table.dates})
-    if table.mode in ("per_deal", "deal_batch") and not table.cursor_field:
-        hints[REMOVED] = {"data_type": "bool", "hard_delete": True}
-    return hints
+    return column_hints(COLUMNS[table.name])
 
 
 def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
@@ -39,14 +36,17 @@ def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
     ctx = ctx or RunContext()
     client = client or pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)
     # enough requests in flight to fill the plan's burst window at ~250 ms a response
-    run = PipedriveRun(client, ctx, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)))
+    run = PipedriveRun(client, ctx, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
+                       reconcile_every_hours=settings.reconcile_every_hours)
     selected = [TABLES[name] for name in TABLES if tables is None or name in set(tables)]
 
     @dlt.source(name="pipedrive")
     def pipedrive() -> Any:
         for table in selected:
-            rescan = table.name in ctx.full_refresh and table.mode in ("cdc", "cdc_desc")
-            disposition = "replace" if rescan else table.write_disposition
+            # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.
+            # Other tables merge: a full refresh re-reads them whole and marks what vanished.
+            rebuild = table.name in ctx.full_refresh and table.reads_per_deal
+            disposition = "replace" if rebuild else "merge"
             yield table_resource(table.name, partial(READERS[table.mode], table, run), ctx,
                                  primary_key=table.primary_key, write_disposition=disposition,
                                  columns=_columns(table))

@@ -299,7 +299,13 @@ class FieldCatalog:
     # ------------------------------------------------------------------ schema / lineage
     def columns(self) -> dict[str, dict]:
         """dlt column hints of every custom column (main + sub-columns)."""
-        return {name: dict(hint) for name, hint in self._columns.items()}
+        from sources._schema import column_hints
+
+        return column_hints(self.types())
+
+    def types(self) -> dict[str, str]:
+        """Declared type of every custom column (text where the field type gives none)."""
+        return {name: self._columns.get(name, {}).get("data_type", "text") for name in self._nulls}
 
     def mapping_rows(self) -> list[dict]:
         """One row per custom field for the ``custom_fields`` lineage table."""

@@ -4,20 +4,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import dlt
 
 from sources._http import ApiClient
-from sources._incremental import Cursor, RunContext, parse_time, rfc3339
+from sources._incremental import Cursor, RunContext, mark_reconciled, parse_time, reconcile_due, rfc3339
 from sources._parallel import ordered_parallel
+from sources._schema import conformer
+from sources._warehouse import stored_keys, stored_rows
+from sources.pipedrive.columns import COLUMNS, INCLUDE_FIELDS
 from sources.pipedrive.custom_fields import FieldCatalog, fetch_fields
+from sources.pipedrive.deletes import Vanished, flag, reconcile_scan
 from sources.pipedrive.paginators import PAGINATORS, v2_pages
-from sources.pipedrive.settings import DEAL_CHILDREN, FIELD_ENTITIES, V2_LIMIT, Table
+from sources.pipedrive.settings import DEAL_CHILDREN, FIELD_ENTITIES, TABLES, V2_LIMIT, Table
 
 log = logging.getLogger("crm_elt.pipedrive")
 DEAL_BATCH = 100                   # /api/v2/deals/products accepts at most 100 deal_ids
-REMOVED = "_crm_elt_removed"       # tombstone column: rows carrying it are deleted by the merge
 
 
 @dataclass
@@ -28,6 +31,7 @@ class PipedriveRun:
     ctx: RunContext
     start_date: datetime | None
     workers: int = 4                   # per-deal requests in flight (the pacer still sets the pace)
+    reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
 
     def field_defs(self, entity: str) -> list[dict]:
@@ -45,6 +49,24 @@ class PipedriveRun:
         """Deals changed since ``table`` last read them: {deal id: update_time}, kept in source state."""
         return dlt.current.source_state().setdefault("deal_queue", {}).setdefault(table, {})
 
+    def deleted_deals(self, table: str) -> dict[str, str]:
+        """Deals seen deleted (or purged) whose ``table`` rows are not marked yet: {deal id: deleted at}."""
+        return dlt.current.source_state().setdefault("deleted_deal_queue", {}).setdefault(table, {})
+
+    def vanished(self, table: Table, cursor: Cursor | None = None) -> Vanished | None:
+        """The delete check of this read: when the read is complete (first load, full refresh, full
+        tables) or the table's id scan is due; None otherwise (and in backfills)."""
+        if cursor is not None and cursor.backfill:
+            return None
+        complete = cursor is None or (cursor.since is None and cursor.until is None)
+        scan = (not complete and table.reconcile and
+                reconcile_due(dlt.current.resource_state(), self.ctx, self.reconcile_every_hours))
+        if not (complete or scan):
+            return None
+        check = Vanished(table, stored_keys(table.name, table.primary_key), self.ctx.started_at)
+        check.scan = scan
+        return check
+
     def cursor(self, table: Table) -> Cursor:
         # Capped at the run's start: a change made while this run reads (a deal archived between the
         # /deals and /deals/archived scans, a flow event of a deal queued only next run) is read again.
@@ -59,11 +81,12 @@ class PipedriveRun:
                                                  missing_ok=deal_id is not None)
 
 
-class Named:
-    """Applies an entity's custom-field names to rows and announces the new columns once.
+class Shaper:
+    """API rows → warehouse rows: custom-field names, delete marks, declared types.
 
-    A field created after the definitions were fetched shows up as an unknown hash: the definitions
-    are fetched again (once per table and run) so its values are not dropped.
+    Custom-field columns are announced once. A field created after the definitions were fetched shows
+    up as an unknown hash: the definitions are fetched again (once per table and run) so its values are
+    not dropped.
     """
 
     def __init__(self, table: Table, run: PipedriveRun):
@@ -71,24 +94,38 @@ class Named:
         self.v1 = table.paging == "v1"
         self.catalog = run.catalog(table.custom_fields) if table.custom_fields else None
         self.refreshed = self.announced = self.warned = False
+        self._conform()
+
+    def _conform(self) -> None:
+        custom = self.catalog.types() if self.catalog else {}
+        self.conform = conformer(self.table.name, {**custom, **COLUMNS[self.table.name]})
 
     def __call__(self, rows: list[dict]) -> Any:
-        if not self.catalog:
+        if self.catalog:
+            rows = self._named(rows)
+        rows = [self.conform(row) for row in flag(self.table, rows)]
+        if self.announced or not self.catalog:
             return rows
+        self.announced = True
+        return dlt.mark.with_hints(rows, dlt.mark.make_hints(columns=self.catalog.columns()))
+
+    def stored(self, rows: list[dict]) -> list[dict]:
+        """Rows read back from the warehouse (already named and marked): types only."""
+        return [self.conform(row) for row in rows]
+
+    def _named(self, rows: list[dict]) -> list[dict]:
         if not self.refreshed and not self.catalog.knows_all(rows, self.v1):
             self.refreshed, self.announced = True, False
             self.run.fields.pop(self.table.custom_fields, None)
             self.catalog = self.run.catalog(self.table.custom_fields)
+            self._conform()
         apply = self.catalog.apply_v1 if self.v1 else self.catalog.apply
         rows = [apply(row) for row in rows]
         if self.catalog.unknown_fields and not self.warned:
             self.warned = True
             log.warning("%s: custom fields %s are not in /v1/%sFields; their values are not loaded",
                         self.table.name, sorted(self.catalog.unknown_fields), self.table.custom_fields)
-        if self.announced:
-            return rows
-        self.announced = True
-        return dlt.mark.with_hints(rows, dlt.mark.make_hints(columns=self.catalog.columns()))
+        return rows
 
 
 def when(table: Table):
@@ -96,23 +133,66 @@ def when(table: Table):
 
 
 def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    cursor, named = run.cursor(table), Named(table, run)
+    cursor, shape = run.cursor(table), Shaper(table, run)
+    check = run.vanished(table, cursor)
     params = {**table.params, "limit": table.page_size, "sort_by": table.cursor_field, "sort_direction": "asc",
               "updated_since": rfc3339(cursor.since), "updated_until": rfc3339(cursor.until)}
+    if table.include_fields:
+        params["include_fields"] = ",".join(INCLUDE_FIELDS[table.name])
     for page in run.pages(table, params):
+        if check:
+            check.saw(page)
         rows = list(cursor.filter(page, when(table)))
         if table.name == "deals":
             enqueue_changed_deals(run, rows)
         if rows:
-            yield named(rows)
+            yield shape(rows)
+    if check:
+        yield from mark_vanished(table, run, check, shape)
     cursor.commit()
 
 
-def enqueue_changed_deals(run: PipedriveRun, deals: list[dict]) -> None:
-    for child in DEAL_CHILDREN:
-        queue = run.deal_queue(child)
+def mark_vanished(table: Table, run: PipedriveRun, check: Vanished, shape: Shaper) -> Iterator[Any]:
+    """After a complete read, or after the id scan: mark what the API no longer lists."""
+    if check.scan:
+        for page in reconcile_scan(table, run.client):
+            check.saw(page)
+            revived = check.revived(page)
+            if revived and table.name == "deals":
+                enqueue_changed_deals(run, revived)
+            if revived:
+                yield shape(revived)
+    gone = check.gone()
+    listed = check.listed(gone)
+    if listed:
+        if table.name == "deals":
+            enqueue_changed_deals(run, listed)
+        yield shape(listed)
+    for rows in check.stored(gone):
+        if table.name == "deals":
+            deals_gone(run, [row["id"] for row in rows])
+        yield shape.stored(rows)
+    mark_reconciled(dlt.current.resource_state(), run.ctx)
+
+
+def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[str, ...] = DEAL_CHILDREN) -> None:
+    """Changed deals queue their children for a re-read; deleted deals queue their children's marks."""
+    for child in children:
+        queue, gone = run.deal_queue(child), run.deleted_deals(child)
         for deal in deals:
-            queue[str(deal["id"])] = deal.get("update_time") or ""
+            key = str(deal["id"])
+            if deal.get("is_deleted"):
+                gone[key] = deal.get("update_time") or run.ctx.started_at.isoformat()
+                queue.pop(key, None)
+            else:
+                queue[key] = deal.get("update_time") or ""
+                gone.pop(key, None)
+
+
+def deals_gone(run: PipedriveRun, ids: list[Any]) -> None:
+    """Deals purged before a run saw them deleted: their children are marked at the run's start."""
+    enqueue_changed_deals(run, [{"id": deal_id, "is_deleted": True, "update_time": run.ctx.started_at.isoformat()}
+                                for deal_id in ids])
 
 
 OFFSET_OVERLAP = 5     # v1 offset pages re-read a few rows: a row deleted mid-scan shifts the next page up
@@ -120,7 +200,8 @@ OFFSET_OVERLAP = 5     # v1 offset pages re-read a few rows: a row deleted mid-s
 
 def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """Newest first: stop at the first row older than the cursor (the rest was loaded before)."""
-    cursor, named, stamp = run.cursor(table), Named(table, run), when(table)
+    cursor, shape, stamp = run.cursor(table), Shaper(table, run), when(table)
+    check = run.vanished(table, cursor)
     since, until = cursor.since, cursor.until
     overlap = {"overlap": OFFSET_OVERLAP} if table.paging == "v1" else {}
     seen: set = set()
@@ -128,6 +209,8 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
         params = {**table.params, "limit": table.page_size}
         for page in PAGINATORS[table.paging](run.client, endpoint.path, params, table=table.name,
                                              cost=endpoint.cost, **overlap):
+            if check:
+                check.saw(page)
             rows, older = [], False
             for row in page:
                 moment = stamp(row)
@@ -141,9 +224,11 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 if moment is None or cursor.is_new(moment, row):
                     rows.append(row)
             if rows:
-                yield named(rows)
+                yield shape(rows)
             if older:
                 break
+    if check:
+        yield from mark_vanished(table, run, check, shape)
     cursor.commit()
 
 
@@ -151,32 +236,35 @@ def read_full(table: Table, run: PipedriveRun) -> Iterator[Any]:
     params = dict(table.params)
     if table.paging != "none":
         params["limit"] = table.page_size
-    named = Named(table, run)
-    for page in run.pages(table, params):
+    yield from read_whole(table, run, run.pages(table, params))
+
+
+def read_whole(table: Table, run: PipedriveRun, pages: Iterable[list[dict]]) -> Iterator[Any]:
+    """A table read whole every run: rows, then marks for the rows that left the list."""
+    shape, check = Shaper(table, run), run.vanished(table)
+    for page in pages:
+        check.saw(page)
         if page:
-            yield named(page)
+            yield shape(page)
+    yield from mark_vanished(table, run, check, shape)
 
 
 def read_fields(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    rows = run.field_defs(table.name.removesuffix("_fields"))
-    if rows:
-        yield rows
+    rows = [dict(row) for row in run.field_defs(table.name.removesuffix("_fields"))]
+    yield from read_whole(table, run, [rows])
 
 
 def read_field_map(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    for entity in FIELD_ENTITIES:
-        rows = run.catalog(entity).mapping_rows()
-        if rows:
-            yield rows
+    yield from read_whole(table, run, [run.catalog(entity).mapping_rows() for entity in FIELD_ENTITIES])
 
 
 def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """One call per changed deal (queued by ``deals``), a few in flight at once; flow pages are newest
-    first, so paging stops at the cursor."""
-    queue = pending_deals(table, run)
+    first, so paging stops at the cursor. Rows of deleted deals are loaded marked deleted."""
+    shape, children = Shaper(table, run), DealChildren(table, run)
     cursor = run.cursor(table) if table.cursor_field else None
     since = cursor.since if cursor else None
-    known = dlt.current.resource_state().setdefault("ids", {})
+    names = field_names(run) if table.name == "dealflow" and children.deals else {}
 
     def fetch(deal_id: str) -> list[dict]:
         rows = []
@@ -188,23 +276,26 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 break
         return rows
 
-    for deal_id, rows in ordered_parallel(fetch, sorted(queue, key=int), run.workers):
+    for deal_id, rows in ordered_parallel(fetch, children.deals, run.workers):
+        for row in rows if names else ():
+            row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
         if cursor:
             rows = list(cursor.filter(rows, when(table)))
-        else:
-            rows += tombstones(known, {deal_id: rows})
-        if rows:
-            yield rows
-        del queue[deal_id]
+        yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
+    yield from children.finish(shape)
     if cursor:
         cursor.commit()
 
 
+def field_names(run: PipedriveRun) -> dict[str, str]:
+    """Deal field key (custom fields: the 40-hex hash) → the name users see in Pipedrive."""
+    return {f["key"]: f.get("name") or f["key"] for f in run.field_defs("deal")}
+
+
 def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    """``deal_ids=`` in batches of 100 for the changed deals; line items removed from a deal are deleted."""
-    queue = pending_deals(table, run)
-    known = dlt.current.resource_state().setdefault("ids", {})
-    pending = sorted(queue, key=int)
+    """``deal_ids=`` in batches of 100 for the changed deals; line items removed from a deal are marked."""
+    shape, children = Shaper(table, run), DealChildren(table, run)
+    pending = children.deals
     for start in range(0, len(pending), DEAL_BATCH):
         batch = pending[start:start + DEAL_BATCH]
         params = {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}
@@ -212,43 +303,103 @@ def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
         for page in run.pages(table, params):
             for row in page:
                 by_deal.setdefault(str(row["deal_id"]), []).append(row)
-        rows = [row for deal_rows in by_deal.values() for row in deal_rows] + tombstones(known, by_deal)
+        yield from children.loaded(shape, by_deal, track_removed=True)
+    yield from children.finish(shape)
+
+
+class DealChildren:
+    """The deals a per-deal table reads this run, and the delete marks of its rows.
+
+    - a changed deal: its rows are loaded; rows it had at the last read but not now (a removed line item
+      or participant) are marked deleted as stored;
+    - a deleted deal (listed deleted, or purged): its rows still served are loaded marked deleted, and its
+      stored rows not served any more are marked too (``deleted_at`` = the deal's).
+    """
+
+    def __init__(self, table: Table, run: PipedriveRun):
+        self.table, self.run = table, run
+        self.queue = pending_deals(table, run)
+        self.gone = run.deleted_deals(table.name)
+        self.deals = sorted(set(self.queue) | set(self.gone), key=int)
+        self.known = dlt.current.resource_state().setdefault("ids", {})
+        self.loaded_ids: set = set()           # rows of deleted deals emitted from the API this run
+
+    def deleted_at(self, deal_id: str) -> datetime | None:
+        stamp = self.gone.get(deal_id)
+        return None if stamp is None else parse_time(stamp) or self.run.ctx.started_at
+
+    def loaded(self, shape: Shaper, by_deal: dict[str, list[dict]], track_removed: bool) -> Iterator[list[dict]]:
+        rows = []
+        for deal_id, deal_rows in by_deal.items():
+            deleted_at = self.deleted_at(deal_id)
+            shaped = shape(deal_rows) if deal_rows else []
+            if deleted_at is not None:
+                for row in shaped:
+                    row["is_deleted"], row["deleted_at"] = True, deleted_at
+                self.loaded_ids.update(row["id"] for row in shaped)
+            rows += shaped
         if rows:
             yield rows
-        for deal_id in batch:
-            del queue[deal_id]
+        if track_removed:
+            removed = self._removed(by_deal)
+            if removed:
+                for marks in stored_rows(self.table.name, removed, self.run.ctx.started_at):
+                    yield shape.stored(marks)
+        for deal_id in by_deal:
+            if deal_id in self.queue:
+                del self.queue[deal_id]
 
+    def _removed(self, by_deal: dict[str, list[dict]]) -> set:
+        """Ids a live deal had at the last read but not now; remember the current ids."""
+        removed: set = set()
+        for deal_id, rows in by_deal.items():
+            if deal_id in self.gone:
+                continue
+            current = sorted(row["id"] for row in rows)
+            removed |= set(self.known.get(deal_id, ())) - set(current)
+            if current:
+                self.known[deal_id] = current
+            else:
+                self.known.pop(deal_id, None)
+        return removed
 
-def tombstones(known: dict[str, list], by_deal: dict[str, list[dict]]) -> list[dict]:
-    """Rows a deal had at the last read but not now → delete markers; remember the current ids."""
-    removed = []
-    for deal_id, rows in by_deal.items():
-        current = sorted(row["id"] for row in rows)
-        removed += [{"id": gone, "deal_id": int(deal_id), REMOVED: True}
-                    for gone in set(known.get(deal_id, ())) - set(current)]
-        if current:
-            known[deal_id] = current
-        else:
-            known.pop(deal_id, None)
-    return removed
+    def finish(self, shape: Shaper) -> Iterator[list[dict]]:
+        """Stored rows of deleted deals that the API did not serve again → marked deleted."""
+        if not self.gone:
+            return
+        when = {int(deal_id): self.deleted_at(deal_id) for deal_id in self.gone}
+        rebuild = self.table.name in self.run.ctx.full_refresh     # replace: keep the earlier marks too
+        for rows in stored_rows(self.table.name, when, self.run.ctx.started_at, column="deal_id",
+                                live_only=not rebuild):
+            rows = [row for row in rows if row["id"] not in self.loaded_ids]
+            for row in rows:
+                row["deleted_at"] = when.get(row.get("deal_id")) or row["deleted_at"]
+            if rows:
+                yield shape.stored(rows)
+        for deal_id in list(self.gone):
+            self.known.pop(deal_id, None)
+            del self.gone[deal_id]
 
 
 def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
-    """The table's queue of changed deals; a --full-refresh of the table queues every deal."""
+    """The table's queue of changed deals; a --full-refresh of the table queues every deal (deleted ones
+    for their marks) and forgets the remembered child ids."""
     queue = run.deal_queue(table.name)
     if table.name in run.ctx.full_refresh:
-        queue.update(all_deal_ids(run, table.name))
+        dlt.current.resource_state()["ids"] = {}
+        enqueue_changed_deals(run, all_deals(run, table.name), children=(table.name,))
     return queue
 
 
-def all_deal_ids(run: PipedriveRun, table: str) -> dict[str, str]:
+def all_deals(run: PipedriveRun, table: str) -> list[dict]:
     """A full refresh of a per-deal table: every deal, from the cheap v2 list (500 a request)."""
-    ids: dict[str, str] = {}
-    params = {"limit": V2_LIMIT, "status": "open,won,lost,deleted"}
-    for path, cost in (("/api/v2/deals", 10), ("/api/v2/deals/archived", 20)):
-        for page in v2_pages(run.client, path, params, table=table, cost=cost):
-            ids.update({str(deal["id"]): deal.get("update_time") or "" for deal in page})
-    return ids
+    deals: list[dict] = []
+    params = {"limit": V2_LIMIT, "status": TABLES["deals"].params["status"]}
+    for endpoint in TABLES["deals"].endpoints:
+        for page in v2_pages(run.client, endpoint.path, params, table=table, cost=endpoint.cost):
+            deals += [{"id": deal["id"], "update_time": deal.get("update_time"), "is_deleted": deal.get("is_deleted")}
+                      for deal in page]
+    return deals
 
 
 READERS = {"cdc": read_cdc, "cdc_desc": read_cdc_desc, "full": read_full, "fields": read_fields,

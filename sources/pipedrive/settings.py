@@ -4,7 +4,7 @@ Modes:
 - ``cdc``: v2 list sorted by ``update_time`` ascending from ``updated_since`` (inclusive) = stored cursor.
 - ``cdc_desc``: list sorted newest first; paging stops at the first row older than the cursor
   (endpoints without ``updated_since``: v2 products, v1 leads/notes/files).
-- ``full``: the whole list every run; the table is replaced.
+- ``full``: the whole list every run; rows gone from it are marked deleted.
 - ``per_deal``: one call per deal changed since the last run (queued by ``deals``); v1 flow/participants.
 - ``deal_batch``: ``deal_ids=`` batches of deals changed since the last run (deal products).
 - ``fields``: a field-definition list; also drives custom-field naming.
@@ -41,10 +41,16 @@ class Table:
     dates: tuple[str, ...] = ()
     custom_fields: str | None = None           # entity whose custom fields get readable columns
     shape: Callable[[dict, int | None], dict | None] | None = None   # API object → row (None: skip)
+    include_fields: bool = False               # ask v2 for every optional field (``include_fields=``)
+    # How a listed row says it is deleted: "is_deleted" (true = deleted), "active_flag" (false = deleted),
+    # or None (deleted rows just vanish from the list).
+    deleted_flag: str | None = "is_deleted"
+    # The list hides deleted (or, after 30 days, purged) rows: a periodic id scan finds them.
+    reconcile: bool = False
 
     @property
-    def write_disposition(self) -> str:
-        return "replace" if self.mode in ("full", "fields", "field_map") else "merge"
+    def reads_per_deal(self) -> bool:
+        return self.mode in ("per_deal", "deal_batch")
 
 
 def v2(path: str, cost: int = 10) -> tuple[Endpoint, ...]:
@@ -63,38 +69,51 @@ FIELD_ENTITIES = ("deal", "person", "organization", "product", "activity")
 TABLES: dict[str, Table] = {t.name: t for t in [
     # Field definitions first: they name the custom-field columns of the entity tables below.
     *(Table(f"{entity}_fields", v1(f"{entity}Fields"), "fields", paging="v1", page_size=V1_LIMIT,
-            primary_key="key", timestamps=("add_time", "update_time"))
+            primary_key="key", timestamps=("add_time", "update_time"), deleted_flag=None)
       for entity in FIELD_ENTITIES),
     # status=deleted is opt-in: without it deleted deals never arrive and stay "live" in the warehouse.
     # Archived deals live on a separate v2 endpoint (not returned by /deals).
+    # Deleted deals are listed for 30 days, then purged with their products, flow and participants.
     Table("deals", (*v2("deals"), Endpoint("/api/v2/deals/archived", 20)), "cdc",
           params={"status": "open,won,lost,deleted"}, timestamps=DEAL_TIMES, dates=("expected_close_date",),
-          custom_fields="deal"),
-    Table("persons", v2("persons"), "cdc", custom_fields="person"),
-    Table("organizations", v2("organizations"), "cdc", custom_fields="organization"),
+          custom_fields="deal", include_fields=True, reconcile=True),
+    # Deleted persons, organizations, activities and products leave the v2 lists (some accounts list
+    # them with is_deleted: both are handled).
+    Table("persons", v2("persons"), "cdc", custom_fields="person", include_fields=True, reconcile=True),
+    Table("organizations", v2("organizations"), "cdc", custom_fields="organization", include_fields=True,
+          reconcile=True),
     Table("activities", v2("activities"), "cdc", custom_fields="activity",
-          timestamps=("add_time", "update_time", "marked_as_done_time"), dates=("due_date",)),
+          timestamps=("add_time", "update_time", "marked_as_done_time"), dates=("due_date",),
+          include_fields=True, reconcile=True),
     # v2 products has no updated_since: newest first, stop at the cursor.
     Table("products", v2("products"), "cdc_desc", params={"sort_by": "update_time", "sort_direction": "desc"},
-          custom_fields="product"),
+          custom_fields="product", reconcile=True),
     Table("pipelines", v2("pipelines", 5), "full"),
     Table("stages", v2("stages", 5), "full"),
-    Table("deal_products", v2("deals/products"), "deal_batch", cursor_field="", params={"sort_by": "id"}),
+    Table("deal_products", v2("deals/products"), "deal_batch", cursor_field="", params={"sort_by": "id"},
+          deleted_flag=None),
+    # Children of a deal: marked deleted with their deal, rows removed from a deal marked deleted.
     Table("dealflow", v1("deals/{id}/flow", 40), "per_deal", paging="v1", cursor_field="log_time",
-          params={"all_changes": 1}, timestamps=("log_time",), shape=shapes.flow_event),
+          params={"all_changes": 1}, timestamps=("log_time",), shape=shapes.flow_event, deleted_flag=None),
     Table("deal_participants", v1("deals/{id}/participants", 10), "per_deal", paging="v1", cursor_field="",
-          timestamps=("add_time",), shape=shapes.participant),
+          timestamps=("add_time",), shape=shapes.participant, deleted_flag=None),
     # Archived leads only come from /v1/leads/archived. v1 has no updated_since: newest first, early stop.
+    # Leads and notes are hard deleted; deleted files stay with active_flag false but leave the list.
     Table("leads", (*v1("leads"), Endpoint("/v1/leads/archived", 40)), "cdc_desc", paging="v1",
-          page_size=V1_LIMIT, params=NEWEST_FIRST, dates=("expected_close_date",), custom_fields="deal"),
-    Table("notes", v1("notes"), "cdc_desc", paging="v1", page_size=V1_LIMIT, params=NEWEST_FIRST),
-    Table("files", v1("files"), "cdc_desc", paging="v1", page_size=100, params=NEWEST_FIRST),   # files: limit ≤ 100
-    Table("users", v1("users"), "full", paging="none", timestamps=("created", "modified", "last_login")),
-    Table("activity_types", v1("activityTypes"), "full", paging="none"),
-    Table("currencies", v1("currencies"), "full", paging="none", timestamps=()),
-    Table("filters", v1("filters"), "full", paging="none"),
+          page_size=V1_LIMIT, params=NEWEST_FIRST, dates=("expected_close_date",), custom_fields="deal",
+          deleted_flag=None, reconcile=True),
+    Table("notes", v1("notes"), "cdc_desc", paging="v1", page_size=V1_LIMIT, params=NEWEST_FIRST,
+          deleted_flag="active_flag", reconcile=True),
+    Table("files", v1("files"), "cdc_desc", paging="v1", page_size=100, params=NEWEST_FIRST,   # files: limit ≤ 100
+          deleted_flag="active_flag", reconcile=True),
+    # users.active_flag and activity_types.active_flag mean deactivated, not deleted.
+    Table("users", v1("users"), "full", paging="none", timestamps=("created", "modified", "last_login"),
+          deleted_flag=None),
+    Table("activity_types", v1("activityTypes"), "full", paging="none", deleted_flag=None),
+    Table("currencies", v1("currencies"), "full", paging="none", timestamps=(), deleted_flag=None),
+    Table("filters", v1("filters"), "full", paging="none", deleted_flag=None),
     # hash → entity, display name and the column it was given; built from the *_fields tables, no request.
-    Table("custom_fields", (), "field_map", primary_key="hash", timestamps=()),
+    Table("custom_fields", (), "field_map", primary_key="hash", timestamps=(), deleted_flag=None),
 ]}
 
-DEAL_CHILDREN = tuple(t.name for t in TABLES.values() if t.mode in ("per_deal", "deal_batch"))
+DEAL_CHILDREN = tuple(t.name for t in TABLES.values() if t.reads_per_deal)
