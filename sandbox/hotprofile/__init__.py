@@ -26,11 +26,17 @@ PAGE_CAPS = {name: cfg.cap for name, cfg in TABLE_CONFIG.items()}
 class HotProfileSandbox(Emulator):
     def __init__(self, seed: int = 1, clients: int = 300, leads: int = 600, business_cards: int = 300,
                  api_key: str = "sandbox-key", rate: tuple[int, float] | None = (100, 60.0),
-                 start: datetime | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+                 start: datetime | None = None, host: str = "127.0.0.1", port: int = 0,
+                 page_cap: dict[str, int] | None = None, lost_rows: dict[str, int] | None = None) -> None:
+        """Faults (also settable later as ``sb.page_cap`` / ``sb.lost_rows``): ``page_cap={"clients": 25}``
+        serves at most 25 rows a page whatever page[display_number] asks (``pages`` stays truthful:
+        ``display_number`` 25, ``total_number`` at 25 a page); ``lost_rows={"clients": 35}`` never serves
+        the table's last 35 rows (id order) yet counts them in ``total_count`` / ``total_number`` (a server
+        whose pages end early)."""
         self.seed = seed
         self.api_key = api_key
         self.store = Store(seed, {"clients": clients, "leads": leads, "business_cards": business_cards}, start)
-        self.app = HotProfileApp(self.store, api_key, rate)
+        self.app = HotProfileApp(self.store, api_key, rate, page_cap, lost_rows)
         self.server = EmulatorServer(self.app, host, port)
 
     @property
@@ -53,6 +59,23 @@ class HotProfileSandbox(Emulator):
 
     def reset_rate_limit(self) -> None:
         self.app.limiter.reset()
+
+    # -- faults --------------------------------------------------------------------------------------
+    @property
+    def page_cap(self) -> dict[str, int]:
+        return self.app.page_cap
+
+    @page_cap.setter
+    def page_cap(self, value: dict[str, int] | None) -> None:
+        self.app.page_cap = dict(value or {})
+
+    @property
+    def lost_rows(self) -> dict[str, int]:
+        return self.app.lost_rows
+
+    @lost_rows.setter
+    def lost_rows(self, value: dict[str, int] | None) -> None:
+        self.app.lost_rows = dict(value or {})
 
     # -- clock ---------------------------------------------------------------------------------------
     @property
@@ -79,6 +102,11 @@ class HotProfileSandbox(Emulator):
     def update(self, table: str, id: int, **fields: Any) -> dict[str, Any]:
         """Set fields; ``updated_at`` = clock unless given. Returns the (live) row."""
         return self.store.update(table, id, **fields)
+
+    def patch(self, table: str, id: int, **fields: Any) -> dict[str, Any]:
+        """Set fields exactly as given, unchecked: undocumented fields and values of another type than
+        the spec's (what a real tenant may send). ``updated_at`` = clock unless given; returns the row."""
+        return self.store.update(table, id, strict=False, **fields)
 
     def insert(self, table: str, **fields: Any) -> int:
         """A generated row (created_at = updated_at = clock) overridden by ``fields``; returns its id."""

@@ -170,10 +170,15 @@ def _datetime(req: Request, name: str) -> str | None:
 
 class HotProfileApp:
     def __init__(self, store: Store, api_key: str = "sandbox-key",
-                 rate: tuple[int, float] | None = (100, 60.0)) -> None:
+                 rate: tuple[int, float] | None = (100, 60.0), page_cap: dict[str, int] | None = None,
+                 lost_rows: dict[str, int] | None = None) -> None:
         self.store = store
         self.api_key = api_key
         self.limiter = RateLimiter(rate)
+        # faults: table -> rows a page at most (totals stay truthful, computed at that page size)
+        self.page_cap: dict[str, int] = dict(page_cap or {})
+        # faults: table -> the last N rows (id order) are counted in the totals but never served
+        self.lost_rows: dict[str, int] = dict(lost_rows or {})
         self.page_hooks: list[Callable[[str, int], Any]] = []
         self._views: dict[tuple[str, str], tuple[int, list[dict[str, Any]], list[Any]]] = {}
 
@@ -278,6 +283,9 @@ class HotProfileApp:
 
     def _serve(self, cfg: TableConfig, q: dict[str, Any]) -> Response:
         page, display = q["page"], q["display"]
+        cap = self.page_cap.get(cfg.name)
+        if cap:
+            display = min(display, cap)     # a server that serves fewer rows a page than asked for
         with self.store.lock:
             view, keys = self._view(cfg.name, q["key"])
             preds = list(q["preds"])
@@ -308,6 +316,10 @@ class HotProfileApp:
                 items = view[max(lo, end_ - display):end_][::-1]
             else:
                 items = view[lo + start:min(hi, lo + start + display)]
+            lost = self.lost_rows.get(cfg.name)
+            if lost:                        # a server whose pages end early (totals unchanged)
+                hidden = set(self.store.ids[cfg.name][-lost:])
+                items = [r for r in items if r["id"] not in hidden]
             body = {cfg.name: items, "pages": {"current_number": page, "display_number": display,
                                                 "total_count": total,
                                                 "total_number": math.ceil(total / display)}}

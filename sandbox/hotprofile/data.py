@@ -535,9 +535,9 @@ class Store:
         return out
 
     # -- single mutations ------------------------------------------------------------------------
-    def update(self, table: str, rid: int, **fields: Any) -> dict[str, Any]:
+    def update(self, table: str, rid: int, strict: bool = True, **fields: Any) -> dict[str, Any]:
         self.check_table(table)
-        unknown = set(fields) - set(FIELDS[table])
+        unknown = set(fields) - set(FIELDS[table]) if strict else set()
         if unknown or "id" in fields:
             raise KeyError(f"cannot set {sorted(unknown | ({'id'} & set(fields)))} on {table}")
         with self.lock:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator
 import dlt
 
 from sources._http import ApiClient, ConfigError, hotprofile_client
-from sources._incremental import Cursor, RunContext, table_resource
+from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources.hotprofile.paginators import PAGINATORS, all_pages
 from sources._warehouse import stored_keys, stored_rows
 from sources.hotprofile.settings import TABLES, Table
@@ -89,12 +89,21 @@ def fast_file_format() -> str | None:
 
 
 def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfileSettings) -> Iterator[list[dict]]:
-    cursor = Cursor(dlt.current.resource_state(), table=table.name, ctx=ctx, start_date=settings.start_date,
+    state = dlt.current.resource_state()
+    cursor = Cursor(state, table=table.name, ctx=ctx, start_date=settings.start_date,
                     lag=settings.lag, cap_at_run_start=True)
     norm = normalizer(table)
+    # A read without a stored cursor (first load, full refresh) is complete by itself: when it has no lower
+    # bound either, the ids it returns are compared with the warehouse instead of a separate id scan.
+    whole = cursor.stored is None and not cursor.backfill
+    compare = whole and cursor.since is None and cursor.until is None
+    scan = not compare and (ctx.reconcile or reconcile_due(state, ctx, settings.reconcile_every_hours))
+    live: set = set()
     scanned: set[int] | None = None
-    if ctx.reconcile:
+    if scan or compare:
+        # read before the scan: a row created meanwhile is not in it, so it cannot be taken for deleted
         live, dead = stored_keys(table.name)
+    if scan:
         scanned = set()
         for page in all_pages(client, table):
             revived = []
@@ -113,18 +122,24 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
     seen: set[int] = set()
     for page in PAGINATORS[table.paging](client, table, params):
         rows = [norm(row) for row in page]
-        if scanned is not None:
+        if scan or compare:
             seen.update(int(row["id"]) for row in rows)
         if (table.by_day and since) or until:    # the API's bounds are whole days / inclusive; ours [since, until)
             rows = [row for row in rows if _inside(row.get("updated_at"), since, until)]
         rows = list(cursor.filter(rows, lambda row: row.get("updated_at")))
         if rows:
             yield rows
-    if scanned is not None:
-        gone = live - scanned - seen
+    if scan or compare:
+        # stored as live, returned by neither the scan nor the read (a row changed during the scan is in
+        # the read): deleted or merged away. Marked with its stored values.
+        gone = live - (scanned or set()) - seen
         if gone:
             yield from stored_rows(table.name, gone, ctx.started_at)
     cursor.commit()
+    if scan or compare or (whole and not stored_keys(table.name)[0]):
+        # a completed id scan, a whole read compared with the warehouse, or a first load bounded by
+        # start_date (the warehouse holds only what it just read)
+        mark_reconciled(state, ctx)
 
 
 def _inside(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:

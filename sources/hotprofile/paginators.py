@@ -1,7 +1,15 @@
 """HotProfile paging: every call is a POST with its arguments in the query string, rows in id order.
 
-Never ordered by ``updated_at``: a row updated while a scan runs would move behind the scan's position
+Never ordered by ``updated_at``: a row updated while a scan runs would move behind the scan position
 and be skipped. In id order an update leaves the row where it is.
+
+A scan ends by the API's own totals, never by a short page: a server may serve fewer rows per page than
+``page[display_number]`` asks for. Each response carries ``pages.total_count`` (rows matching the query:
+with ``search[from_id]`` the rows from that id on, so it shrinks as a keyset scan advances) and
+``pages.total_number`` (pages of that many rows at the page size served). Rows and totals of one response
+are one snapshot, so "the totals say rows remain, the page has none" cannot come from rows inserted or
+deleted meanwhile: it fails the table (``ApiError``) instead of loading part of it. Without totals a scan
+ends at the first empty page (one request more).
 """
 from __future__ import annotations
 
@@ -23,15 +31,19 @@ def _rows(body: Any, table: Table) -> list[dict]:
 
 
 def _pages_info(body: dict) -> tuple[int | None, int | None]:
+    """(total_count, total_number) of a response; None where absent or not a number."""
     pages = body.get("pages")
     if not isinstance(pages, dict):
         return None, None
+    return _count(pages.get("total_count")), _count(pages.get("total_number"))
+
+
+def _count(value: Any) -> int | None:
     try:
-        count = int(pages["total_count"]) if pages.get("total_count") is not None else None
-        number = int(pages["total_number"]) if pages.get("total_number") is not None else None
+        number = int(value)
     except (TypeError, ValueError):
-        return None, None
-    return count, number
+        return None
+    return number if number >= 0 else None
 
 
 def _post(client: ApiClient, table: Table, query: dict, first: bool) -> dict:
@@ -39,18 +51,43 @@ def _post(client: ApiClient, table: Table, query: dict, first: bool) -> dict:
     return client.post(table.path, query, table=table.name, retry_server_errors=not first)
 
 
+def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiError:
+    of = f" of {total}" if total is not None else ""
+    return ApiError(f"HotProfile {table.name}: {detail}; read {read}{of} rows; not loading a partial table "
+                    f"({table.path})")
+
+
 def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:
-    """Ascending ids with ``search[from_id]``: rows inserted, updated or deleted meanwhile cannot shift a page."""
+    """Ascending ids with ``search[from_id]``: rows inserted, updated or deleted meanwhile cannot shift a page.
+
+    Ends when a page holds every row its ``total_count`` says remain; a short page with more remaining
+    (the server caps the page size) goes on from the next id.
+    """
     from_id = None
     first = True
+    read, total = 0, None
     while True:
         query = {**params, "page[number]": 1, "page[display_number]": table.page_size,
                  "order[key]": "id", "order[type]": "asc", "search[from_id]": from_id}
-        rows = _rows(_post(client, table, query, first), table)
+        body = _post(client, table, query, first)
+        rows = _rows(body, table)
+        remaining, _ = _pages_info(body)
+        if first:
+            total = remaining
+            if rows and remaining is not None and len(rows) < min(remaining, table.page_size):
+                log.info("%s: the server serves %d rows a page (asked for %d); paging on by total_count",
+                         table.name, len(rows), table.page_size)
         first = False
-        if rows:
-            yield rows
-        if len(rows) < table.page_size:
+        if not rows:
+            if remaining and remaining == total and read >= total:
+                return      # a total_count of the whole query, not of the ids from from_id: all read
+            if remaining:
+                raise _short_by(table, f"the API counts {remaining} more row(s)"
+                                       f"{f' from id {from_id}' if from_id else ''} (pages.total_count) but sent none", read, total)
+            return
+        read += len(rows)
+        yield rows
+        if remaining is not None and len(rows) >= remaining:
             return
         next_id = max(int(row["id"]) for row in rows) + 1
         if from_id is not None and next_id <= from_id:
@@ -63,15 +100,18 @@ def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list
 def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:
     """``page[number]`` in id order (business cards have no ``search[from_id]``).
 
-    Stops at ``total_number`` or at a short page. Inserted rows get higher ids and land behind the scan,
-    updated rows keep their place; a deleted row shifts later rows one place forward, so when
-    ``total_count`` shrinks the scan steps back far enough to re-read the rows that moved onto pages
-    already read (duplicates are merged away).
+    Pages are as long as the server makes them (the first page that is not the last one tells). Ends when
+    the pages read cover ``total_count`` (or, without it, ``total_number``). Inserted rows get higher ids
+    and land behind the scan, updated rows keep their place; a deleted row shifts later rows one place
+    forward, so when ``total_count`` shrinks the scan steps back far enough to re-read the rows that moved
+    onto pages already read (duplicates are merged away).
     """
-    size = table.page_size
+    asked = table.page_size
     page, first, count, last_id, rereading_until = 1, True, None, None, 0
+    size: int | None = None          # rows per page as served
+    read: set[Any] = set()
     while True:
-        query = {**params, "page[number]": page, "page[display_number]": size, "order[key]": "id", "order[type]": "asc"}
+        query = {**params, "page[number]": page, "page[display_number]": asked, "order[key]": "id", "order[type]": "asc"}
         body = _post(client, table, query, first)
         rows = _rows(body, table)
         first = False
@@ -82,7 +122,11 @@ def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[li
                 raise ApiError(f"HotProfile answered page {page} of {table.path} with rows already read "
                                "(is page[number] ignored?); stopping instead of looping")
             last_id = top if last_id is None else max(last_id, top)
+            read.update(row.get("id") for row in rows)
             yield rows
+        if size is None:
+            size = _served_size(table, len(rows), now_count, total_number)
+        covered = (page - 1) * size + len(rows)      # rows up to the end of this page, in this response
         if count is not None and now_count is not None and now_count < count and page > 1:
             back = math.ceil((count - now_count) / size)
             log.info("%s: %d row(s) vanished while paging; re-reading from page %d", table.name,
@@ -93,9 +137,31 @@ def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[li
             continue
         if now_count is not None:
             count = now_count
-        if len(rows) < size or (total_number is not None and page >= total_number):
+            if covered >= now_count:
+                return
+            if not rows or len(rows) < size:
+                raise _short_by(table, f"page {page} sent {len(rows)} row(s) though pages.total_count is "
+                                       f"{now_count} ({size} a page)", len(read), now_count)
+        elif total_number is not None:
+            if page >= total_number:
+                return
+            if not rows:
+                raise _short_by(table, f"page {page} of {total_number} (pages.total_number) came back empty",
+                                len(read), None)
+        elif not rows:
             return
         page += 1
+
+
+def _served_size(table: Table, served: int, count: int | None, total_number: int | None) -> int:
+    """Rows per page the server makes, from the first page: all of it unless it is also the last one."""
+    asked = table.page_size
+    if count is None or served >= count or served == 0:
+        return asked
+    if served < asked:
+        log.info("%s: the server serves %d rows a page (asked for %d); paging on by total_count",
+                 table.name, served, asked)
+    return served
 
 
 def all_pages(client: ApiClient, table: Table) -> Iterator[list[dict]]:

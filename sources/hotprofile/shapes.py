@@ -1,9 +1,11 @@
-"""HotProfile rows → warehouse rows: dlt column hints plus the little per-row work hints cannot do.
+"""HotProfile rows → warehouse rows: dlt column hints plus the per-row work.
 
-Per row (kept light: 50k leads): Japan-time stamps → UTC, ``yyyy/mm/dd`` → date, ``''`` → NULL in
-numeric columns, non-string codes → text, check boxes → ``<flag>_bool``, ``is_deleted = false``.
-Everything else (bigint, decimal, text coercion, child tables for lists) is dlt's normalizer, driven by
-the hints from ``columns`` / ``nested_hints``.
+Per row (kept light: 50k leads): Japan-time stamps → UTC, ``yyyy/mm/dd`` → date, an integer corporate
+number → 13 digits of text, check boxes → ``<flag>_bool``, list fields always lists (a single value is
+wrapped) with elements of their child table's type, ``is_deleted = false``; then
+``sources._schema.conformer`` makes every column its declared type (``settings.Table.columns``; ``''`` →
+NULL, numbers in text columns → text, undeclared fields → text), so dlt never splits a column into a
+variant ``*__v_*``. Hints: ``columns`` (every declared column) and ``nested_hints`` (child tables).
 
 Warehouse conventions (document for users):
 - ``<name>_flg`` keeps HotProfile's rendering ("✓" checked, "ー" unchecked); ``<name>_flg_bool`` is
@@ -20,13 +22,13 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
-from sources.hotprofile.settings import DATE_FORMAT, DATETIME_FORMAT, Table
+from sources._schema import DELETE_COLUMNS, column_hints, conformer
+from sources.hotprofile.settings import DATE_FORMAT, DATETIME_FORMAT, FLAG_SUFFIX, Table
 
 JST = ZoneInfo("Asia/Tokyo")
 UTC = timezone.utc
 _JST_OFFSET = timedelta(hours=9)          # Asia/Tokyo has had no DST since 1951: a fixed offset is exact
 
-FLAG_SUFFIX = "_bool"
 # What an unchecked box looks like ("ー" is the katakana long vowel mark the API renders); anything else
 # non-empty counts as checked. None / "" → NULL.
 _FLAG_VALUES: dict[Any, bool | None] = {None: None, "": None, "ー": False, "-": False, "－": False, "―": False,
@@ -83,29 +85,32 @@ def to_jst(value: datetime, fmt: str) -> str:
 
 
 def normalizer(table: Table) -> Callable[[dict], dict]:
-    """The per-row function of ``table`` (in place; returns the row)."""
-    stamps, days, ints, decimals = table.timestamps, table.dates, table.int_columns, table.decimal_columns
-    texts = table.text_columns
+    """The per-row function of ``table`` (in place; returns the row): the HotProfile-specific work, then
+    ``sources._schema.conformer`` to the declared columns (``declared(table)``)."""
+    stamps, days = table.timestamps, table.dates
     flags = tuple((name, name + FLAG_SUFFIX) for name in table.flags)
-    blanks = tuple(ints) + tuple(decimals)
+    lists = tuple((name, _element_conformer(table, name, kind)) for name, kind in table.lists)
     flag_values = _FLAG_VALUES
+    conform = conformer(table.name, declared(table))
 
     def normalize(row: dict) -> dict:
         for name in stamps:
             value = row.get(name)
-            if value is not None:
-                row[name] = parse_jst(value)
+            if value is not None and type(value) is not datetime:
+                try:
+                    row[name] = parse_jst(value)
+                except ValueError:
+                    pass                 # left as sent: the conformer stores NULL and warns once
         for name in days:
             value = row.get(name)
-            if value is not None:
-                row[name] = parse_day(value)
-        for name in blanks:
-            if row.get(name) == "":
-                row[name] = None
-        for name in texts:
-            value = row.get(name)
-            if value is not None and type(value) is not str:
-                row[name] = str(value).zfill(13) if name == "corporate_number" and type(value) is int else str(value)
+            if value is not None and type(value) is not date:
+                try:
+                    row[name] = parse_day(value)
+                except ValueError:
+                    pass
+        number = row.get("corporate_number")
+        if type(number) is int:          # the spec's integer: 13 digits, leading zeros lost
+            row["corporate_number"] = str(number).zfill(13)
         for raw, derived in flags:
             if raw in row:
                 value = row[raw]
@@ -113,10 +118,30 @@ def normalizer(table: Table) -> Callable[[dict], dict]:
                     row[derived] = flag_values[value]
                 except (KeyError, TypeError):
                     row[derived] = True
+        for name, element in lists:
+            if name in row:
+                value = row[name]
+                if type(value) is not list:   # one value instead of a list; None / '' → no element
+                    value = [] if value is None or value == "" else [value]
+                row[name] = [element(item) for item in value]
         row["is_deleted"] = False
-        return row
+        return conform(row)
 
     return normalize
+
+
+def _element_conformer(table: Table, name: str, kind: str) -> Callable[[Any], Any]:
+    """One list element → what its child table ``<table>__<name>`` declares (never a variant column)."""
+    if kind == "custom":      # {"label", "value"} as text; other keys as text too; a bare value → {"value"}
+        item = conformer(f"{table.name}__{name}", {"label": "text", "value": "text"})
+        return lambda value: item(dict(value)) if type(value) is dict else item({"value": value})
+    one = conformer(f"{table.name}__{name}", {"value": _LIST_TYPES[kind]})
+    return lambda value: one({"value": value})["value"]
+
+
+def declared(table: Table) -> dict[str, str]:
+    """Every column of ``table`` with its type: the registry's plus ``is_deleted``, ``deleted_at``."""
+    return {**table.columns, **DELETE_COLUMNS}
 
 
 def normalize(row: dict, table: Table) -> dict:
@@ -128,18 +153,10 @@ _LIST_TYPES = {"text": "text", "bigint": "bigint"}
 
 
 def columns(table: Table) -> dict[str, Any]:
-    hints: dict[str, Any] = {name: {"data_type": "timestamp", "timezone": True} for name in table.timestamps}
-    hints.update({name: {"data_type": "bigint"} for name in table.int_columns})
-    hints.update({name: {"data_type": "text"} for name in table.text_columns})
-    hints.update({name: {"data_type": "decimal"} for name in table.decimal_columns})
-    hints.update({name: {"data_type": "date"} for name in table.dates})
-    for name in table.flags:
-        hints[name] = {"data_type": "text"}
-        hints[name + FLAG_SUFFIX] = {"data_type": "bool"}
-    hints["id"] = {"data_type": "bigint", "nullable": False}
-    hints["is_deleted"] = {"data_type": "bool"}
-    hints["deleted_at"] = {"data_type": "timestamp", "timezone": True}
-    hints["updated_at"]["dedup_sort"] = "desc"
+    """dlt column hints: every declared column typed, ``id`` not null, newest ``updated_at`` wins a merge."""
+    hints = column_hints(declared(table))
+    hints["id"] = {**hints["id"], "nullable": False}
+    hints["updated_at"] = {**hints["updated_at"], "dedup_sort": "desc"}
     return hints
 
 
