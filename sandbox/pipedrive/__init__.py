@@ -3,6 +3,14 @@
     from sandbox.pipedrive import PipedriveSandbox
     with PipedriveSandbox(seed=1, deals=200) as sb:
         requests.get(f"{sb.base_url}/api/v2/deals", headers={"x-api-token": sb.token})
+
+Deletes behave per entity like the API: deals get status ``deleted`` (listed with ``status=...deleted``);
+persons, organizations, activities and products get ``is_deleted: true`` and leave the v2 lists unless
+``list_deleted=True`` (then they are listed, flagged); files get ``active_flag: false`` and leave ``/v1/files``;
+notes, leads, deal products and participants vanish. A soft-deleted row is purged 30 days (logical clock)
+after its deletion; a purged deal takes its deal products, participants and flow along (its per-deal
+endpoints answer 404). ``live(table)`` is what the list endpoints serve now, ``deleted_ids(table)`` what was
+deleted since the data set was created.
 """
 from __future__ import annotations
 
@@ -12,19 +20,19 @@ from typing import Any
 from sandbox._server import Emulator, EmulatorServer
 
 from .app import TOKEN_COST, PipedriveApp
-from .data import TABLES, Dataset
+from .data import PURGE_AFTER, TABLES, Dataset
 
-__all__ = ["PipedriveSandbox", "TOKEN_COST", "TABLES"]
+__all__ = ["PipedriveSandbox", "TOKEN_COST", "TABLES", "PURGE_AFTER"]
 
 
 class PipedriveSandbox(Emulator):
     def __init__(self, seed: int = 1, deals: int = 200, token: str = "sandbox-token", burst: int = 20,
                  window: float = 2.0, daily_budget: int | None = None, start: datetime | None = None,
                  history_days: int = 365, v1_empty_null: bool = True, host: str = "127.0.0.1",
-                 port: int = 0):
+                 port: int = 0, list_deleted: bool = False):
         self.seed = seed
         self.token = token
-        self.data = Dataset(seed=seed, deals=deals, start=start, history_days=history_days)
+        self.data = Dataset(seed=seed, deals=deals, start=start, history_days=history_days, list_deleted=list_deleted)
         self.app = PipedriveApp(self.data, token, burst=burst, window=window, daily_budget=daily_budget,
                                 v1_empty_null=v1_empty_null)
         self.server = EmulatorServer(self.app, host=host, port=port)
@@ -32,6 +40,15 @@ class PipedriveSandbox(Emulator):
     @property
     def base_url(self) -> str:
         return self.server.url
+
+    @property
+    def list_deleted(self) -> bool:
+        """Whether the v2 persons/organizations/activities/products lists also serve soft-deleted rows."""
+        return self.data.list_deleted
+
+    @list_deleted.setter
+    def list_deleted(self, value: bool) -> None:
+        self.data.list_deleted = bool(value)
 
     # ------------------------------------------------------------------ accounting / limits
     @property
@@ -60,6 +77,7 @@ class PipedriveSandbox(Emulator):
         return self.data.clock
 
     def tick(self, seconds: float = 1) -> datetime:
+        """Advance the logical clock (and purge what was deleted ``PURGE_AFTER`` seconds ago or earlier)."""
         return self.data.tick(seconds)
 
     # ------------------------------------------------------------------ data
@@ -91,5 +109,20 @@ class PipedriveSandbox(Emulator):
         from .data import _entity
         return {f["name"]: f["key"] for f in self.data.fields[_entity(entity)] if f["edit_flag"]}
 
+    def live(self, table: str, all_changes: bool = True) -> list[dict]:
+        """API-shaped rows the default list endpoints serve now for ``table``, by id (leads by add_time).
+
+        deals: every status incl. deleted, archived or not (= /api/v2/deals?status=open,won,lost,deleted plus
+        /api/v2/deals/archived with the same status); persons/organizations/activities/products: not deleted,
+        or all with ``list_deleted``; files: active; deal_products/participants/flow: of the deals not purged
+        (flow with custom field changes unless ``all_changes=False``)."""
+        return self.data.live(table, all_changes=all_changes)
+
+    def deleted_ids(self, table: str) -> set:
+        """Ids of ``table`` deleted since the data set was created: soft (still stored, flagged), hard, or
+        purged (incl. deal products, participants and flow event ids removed with a purged deal)."""
+        return self.data.deleted_ids(table)
+
     def expected(self, table: str, all_changes: bool = True) -> list[dict]:
-        return self.data.expected(table, all_changes=all_changes)
+        """Same as ``live`` (the older name)."""
+        return self.data.live(table, all_changes=all_changes)

@@ -10,6 +10,7 @@ from sandbox._server import Request, Response
 
 from .data import Dataset
 from .limits import CLOUDFLARE_HTML, BurstLimiter, TokenBudget
+from .optional import INCLUDE_FIELDS
 from .paging import ApiError, bool_arg, ids_arg, int_arg, parse_v1_sort, time_arg, v1_page, v2_page
 
 # x-token-cost of each served GET operation (openapi-v1.yaml / openapi-v2.yaml)
@@ -86,6 +87,7 @@ class PipedriveApp:
                                     "error_info": "Please check developers.pipedrive.com"}, headers)
         cost = TOKEN_COST[name]
         with self.data.lock:
+            self.data.purge()          # rows deleted 30+ days ago (logical clock) are gone for good
             try:
                 body = handler(req, *m.groups())
             except ApiError as exc:
@@ -112,12 +114,29 @@ class PipedriveApp:
             self.limiter.reset()
 
     # ------------------------------------------------------------------ helpers
-    def _v2(self, req: Request, rows: list[dict], sort_fields: tuple[str, ...]) -> dict:
+    @staticmethod
+    def _include_fields(req: Request, table: str | None) -> list[str]:
+        """The ``include_fields`` asked for, checked against the operation's enum (openapi-v2.yaml)."""
+        raw = req.arg("include_fields")
+        allowed = INCLUDE_FIELDS.get(table or "")
+        if not raw or allowed is None:     # operations without the parameter ignore it
+            return []
+        names = list(dict.fromkeys(x.strip() for x in raw.split(",") if x.strip()))
+        bad = [n for n in names if n not in allowed]
+        if bad:
+            raise ApiError(400, "Parameter 'include_fields' must be a comma separated list of " + ", ".join(allowed),
+                           f"got {bad}")
+        return names
+
+    def _v2(self, req: Request, rows: list[dict], sort_fields: tuple[str, ...], table: str | None = None) -> dict:
+        include = self._include_fields(req, table)
         ids = ids_arg(req, "ids")
         if ids is not None:
             wanted = set(ids)
             rows = [r for r in rows if r["id"] in wanted]
         page, next_cursor = v2_page(req, rows, sort_fields)
+        if include:
+            page = [{**r, **self.data.optional_fields(table, r, include)} for r in page]
         keys = req.arg("custom_fields")
         if keys:
             wanted_keys = keys.split(",")
@@ -167,18 +186,22 @@ class PipedriveApp:
         rows = [d for d in self.data.deals.values() if d["is_archived"] == archived and d["status"] in statuses]
         rows = self._filter_eq(req, rows, {"owner_id": "owner_id", "person_id": "person_id", "org_id": "org_id",
                                            "pipeline_id": "pipeline_id", "stage_id": "stage_id"})
-        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"))
+        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"), "deals")
+
+    def _listed(self, table: str) -> list[dict]:
+        """Stored rows a list endpoint serves (soft-deleted ones only with ``list_deleted``)."""
+        return [r for r in self.data.table(table).values() if self.data.visible(table, r)]
 
     def persons(self, req: Request) -> dict:
-        rows = self._filter_eq(req, list(self.data.persons.values()), {"owner_id": "owner_id", "org_id": "org_id"})
-        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"))
+        rows = self._filter_eq(req, self._listed("persons"), {"owner_id": "owner_id", "org_id": "org_id"})
+        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"), "persons")
 
     def organizations(self, req: Request) -> dict:
-        rows = self._filter_eq(req, list(self.data.organizations.values()), {"owner_id": "owner_id"})
-        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"))
+        rows = self._filter_eq(req, self._listed("organizations"), {"owner_id": "owner_id"})
+        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"), "organizations")
 
     def activities(self, req: Request) -> dict:
-        rows = self._filter_eq(req, list(self.data.activities.values()),
+        rows = self._filter_eq(req, self._listed("activities"),
                                {"owner_id": "owner_id", "deal_id": "deal_id", "person_id": "person_id",
                                 "org_id": "org_id"})
         lead_id = req.arg("lead_id")
@@ -187,10 +210,10 @@ class PipedriveApp:
         done = bool_arg(req, "done")
         if done is not None:
             rows = [r for r in rows if r["done"] == done]
-        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time", "due_date"))
+        return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time", "due_date"), "activities")
 
     def products(self, req: Request) -> dict:
-        rows = self._filter_eq(req, list(self.data.products.values()), {"owner_id": "owner_id"})
+        rows = self._filter_eq(req, self._listed("products"), {"owner_id": "owner_id"})
         return self._v2(req, rows, ("id", "name", "add_time", "update_time"))
 
     def pipelines(self, req: Request) -> dict:
@@ -279,7 +302,7 @@ class PipedriveApp:
 
     def files(self, req: Request) -> dict:
         sort = parse_v1_sort(req.arg("sort"), ("id", "update_time"))
-        page, additional = v1_page(req, list(self.data.files.values()), sort, max_limit=100)
+        page, additional = v1_page(req, self._listed("files"), sort, max_limit=100)
         return self._v1(page, additional)
 
     def filters(self, req: Request) -> dict:

@@ -3,6 +3,12 @@
 Rows are kept in API shape (v2 shape for deals/persons/organizations/activities/products/pipelines/
 stages/deal products; v1 shape for notes/files/fields/users/...). Leads and participants are stored
 compactly and rendered by ``render``.
+
+Deletes follow the API: deals get status ``deleted``; persons, organizations, activities and products
+get ``is_deleted: true``; files get ``active_flag: false``; notes, leads, deal products and participants
+vanish. Soft-deleted rows are purged (with a deal's products, participants and flow) once they have been
+deleted for ``PURGE_AFTER`` seconds of the logical clock. The deletion moment lives in ``_deleted_at``,
+never in a row, so it cannot leak into a response.
 """
 from __future__ import annotations
 
@@ -14,8 +20,9 @@ from random import Random
 from typing import Any
 
 from . import fields as F
-from .fields import fmt_date, fmt_lead, fmt_v1, fmt_v2, pick, ri, rr
+from .fields import amount, fmt_date, fmt_lead, fmt_v1, fmt_v2, money, pick, ri, rr
 from .mutate import MutationsMixin
+from .optional import OptionalFieldsMixin
 from .render import RenderMixin
 
 # canonical table names and accepted aliases
@@ -31,6 +38,10 @@ ALIASES = {"deal": "deals", "person": "persons", "organization": "organizations"
 ENTITY_OF = {"deals": "deal", "persons": "person", "organizations": "organization", "products": "product",
              "activities": "activity", "leads": "deal"}
 V2_TABLES = {"deals", "persons", "organizations", "activities", "products", "pipelines", "stages", "deal_products"}
+# soft-deleted rows stay stored (and, with list_deleted, listed) until purged; the rest are deleted for good
+SOFT_DELETE = ("deals", "persons", "organizations", "activities", "products", "files")
+HARD_DELETE = ("notes", "leads", "deal_products", "participants")
+PURGE_AFTER = 30 * 86400
 DEAL_FLOW_KEYS = ("title", "value", "currency", "stage_id", "pipeline_id", "status", "owner_id", "person_id",
                   "org_id", "probability", "expected_close_date", "lost_reason", "visible_to", "label_ids",
                   "is_archived", "is_deleted")
@@ -51,8 +62,16 @@ def _entity(name: str) -> str:
     return e
 
 
-class Dataset(MutationsMixin, RenderMixin):
-    def __init__(self, seed: int = 1, deals: int = 200, start: datetime | None = None, history_days: int = 365):
+def is_deleted(table: str, row: dict) -> bool:
+    """Whether a stored row of a soft-delete table is deleted (files: ``active_flag`` false)."""
+    if table == "files":
+        return not row["active_flag"]
+    return bool(row.get("is_deleted"))
+
+
+class Dataset(MutationsMixin, RenderMixin, OptionalFieldsMixin):
+    def __init__(self, seed: int = 1, deals: int = 200, start: datetime | None = None, history_days: int = 365,
+                 list_deleted: bool = False):
         start = start or datetime(2024, 1, 1, tzinfo=timezone.utc)
         if start.tzinfo is None:
             start = start.replace(tzinfo=timezone.utc)
@@ -65,6 +84,13 @@ class Dataset(MutationsMixin, RenderMixin):
         self._index_version = -1
         self._acts_by_deal: dict[int, list[int]] = {}
         self._notes_by_deal: dict[int, list[int]] = {}
+        self._rel_version = -1
+        self._rel: dict[str, Any] = {}
+        self.list_deleted = list_deleted
+        # deletion moment (logical clock) of each soft-deleted row still stored, per table: purge schedule
+        self._deleted_at: dict[str, dict[Any, int]] = {t: {} for t in SOFT_DELETE}
+        # ids deleted (soft, hard or purged) since the data set was created, per table
+        self._deleted_ids: dict[str, set] = {t: set() for t in (*SOFT_DELETE, *HARD_DELETE, "flow")}
         was_enabled = gc.isenabled()
         gc.disable()   # millions of small objects: cyclic GC passes would dominate generation time
         try:
@@ -112,8 +138,12 @@ class Dataset(MutationsMixin, RenderMixin):
         for i in range(1, n + 1):
             add_ts, upd_ts = self._times(rng)
             deal = self._make_deal(rng, i, add_ts, upd_ts)
+            deleted_ts = None
             if rng.random() < 0.03:
-                deal.update(status="deleted", is_deleted=True)
+                # deleted within the last PURGE_AFTER (older deletions would already be purged)
+                deleted_ts = max(upd_ts, self.clock_ts - 1 - rr(rng, PURGE_AFTER - 86400))
+                deal.update(status="deleted", is_deleted=True, update_time=fmt_v2(deleted_ts))
+                self._deleted_at["deals"][i] = deleted_ts
             elif rng.random() < 0.05:
                 deal.update(is_archived=True, archive_time=deal["update_time"])
             self.deals[i] = deal
@@ -121,6 +151,11 @@ class Dataset(MutationsMixin, RenderMixin):
                 self._add_deal_product(rng, deal, ri(rng, add_ts, upd_ts))
             self._add_participants(rng, deal, add_ts)
             self._make_flow(rng, deal, add_ts, upd_ts)
+            if deleted_ts is not None:
+                before = next((e["new_value"] for e in reversed(self.flow.get(i, [])) if e["field_key"] == "status"),
+                              "open")
+                self._flow_event(i, deal["owner_id"], "status", before, "deleted", deleted_ts)
+        self._whole_values_first()
         self.activities = {i: self._make_activity(rng, i, *self._times(rng)) for i in range(1, 2 * n + 1)}
         self.leads: dict[str, dict] = {}
         for _ in range(max(1, n // 4)):
@@ -130,6 +165,15 @@ class Dataset(MutationsMixin, RenderMixin):
         self.files = {i: self._make_file(rng, i, *self._times(rng)) for i in range(1, max(1, n // 5) + 1)}
         self.next_id.update(deals=n + 1, persons=n_persons + 1, organizations=n_orgs + 1, products=51,
                             activities=2 * n + 1, notes=n + 1, files=max(1, n // 5) + 1)
+
+    def _whole_values_first(self) -> None:
+        """The oldest-updated deals (first page of an ``update_time`` scan) carry whole values too, like deal 1."""
+        for deal in sorted(self.deals.values(), key=lambda d: (d["update_time"], d["id"]))[:5]:
+            if isinstance(deal["value"], float):
+                old, deal["value"] = deal["value"], int(deal["value"])
+                for ev in self.flow.get(deal["id"], []):
+                    if ev["field_key"] == "value" and ev["new_value"] == old:
+                        ev["new_value"] = deal["value"]
 
     def _times(self, rng: Random) -> tuple[int, int]:
         span = self.clock_ts - self.start_ts
@@ -150,7 +194,7 @@ class Dataset(MutationsMixin, RenderMixin):
         persons, orgs = self.ctx.persons, self.ctx.orgs
         return {
             "id": i, "title": f"{pick(rng, F.WORDS).title()} deal {i}", "creator_user_id": ri(rng, 1, self.n_users),
-            "owner_id": ri(rng, 1, self.n_users), "value": round(rng.uniform(100, 100000), 2),
+            "owner_id": ri(rng, 1, self.n_users), "value": amount(rng, 100, 100000, True if i <= 3 else None),
             "currency": pick(rng, F.CURRENCY_CODES), "add_time": fmt_v2(add_ts), "update_time": upd,
             "stage_change_time": fmt_v2(ri(rng, add_ts, upd_ts)), "status": status, "is_deleted": False,
             "is_archived": False, "archive_time": None,
@@ -192,24 +236,25 @@ class Dataset(MutationsMixin, RenderMixin):
         }
 
     def _make_product(self, rng: Random, i: int, add_ts: int, upd_ts: int) -> dict:
-        price = round(rng.uniform(5, 2000), 2)
+        first = i <= 3                  # the first products by id have whole prices, costs and tax
+        price = amount(rng, 5, 2000, True if first else None)
         recurring = rng.random() < 0.3
         return {
             "id": i, "name": f"{pick(rng, F.WORDS).title()} {pick(rng, ['Pro', 'Lite', 'Max', 'Kit'])} {i}",
             "code": f"P{i:04d}", "description": " ".join(pick(rng, F.WORDS) for _ in range(5)), "unit": "pcs",
-            "tax": pick(rng, [0, 9, 20, 22]), "category": pick(rng, ["Retail", "Services", None]),
+            "tax": pick(rng, [0, 9, 20, 22] if first else [0, 9, 20, 22, 5.5]), "category": pick(rng, ["Retail", "Services", None]),
             "is_linkable": True, "is_deleted": False, "visible_to": 3, "owner_id": ri(rng, 1, self.n_users),
             "add_time": fmt_v2(add_ts), "update_time": fmt_v2(upd_ts),
             "billing_frequency": "monthly" if recurring else "one-time",
             "billing_frequency_cycles": ri(rng, 2, 12) if recurring else None,
-            "prices": [{"product_id": i, "price": price, "currency": "EUR", "cost": round(price * 0.6, 2),
-                        "direct_cost": round(price * 0.2, 2), "notes": ""}],
+            "prices": [{"product_id": i, "price": price, "currency": "EUR", "cost": money(price * 0.6),
+                        "direct_cost": money(price * 0.2), "notes": ""}],
             "custom_fields": self._custom(rng, "product"),
         }
 
     def _make_activity(self, rng: Random, i: int, add_ts: int, upd_ts: int) -> dict:
         done = rng.random() < 0.5
-        deal_id = ri(rng, 1, len(self.deals)) if self.deals and rng.random() < 0.7 else None
+        deal_id = self._some_deal_id(rng) if self.deals and rng.random() < 0.7 else None
         person_id = ri(rng, 1, self.ctx.persons) if rng.random() < 0.6 else None
         return {
             "id": i, "subject": f"{pick(rng, F.ACTIVITY_TYPES)[0]} about {pick(rng, F.WORDS)}",
@@ -223,7 +268,7 @@ class Dataset(MutationsMixin, RenderMixin):
             "marked_as_done_time": fmt_v2(upd_ts) if done else None,
             "location": F.address(rng) if rng.random() < 0.2 else None,
             "participants": [{"person_id": person_id, "primary": True}] if person_id else [],
-            "attendees": [], "conference_meeting_client": None, "conference_meeting_url": None,
+            "conference_meeting_client": None, "conference_meeting_url": None,
             "conference_meeting_id": None, "public_description": None, "priority": None,
             "note": " ".join(pick(rng, F.WORDS) for _ in range(4)) if rng.random() < 0.4 else None,
             "custom_fields": self._custom(rng, "activity"),
@@ -249,9 +294,11 @@ class Dataset(MutationsMixin, RenderMixin):
         }
 
     def _make_note(self, rng: Random, i: int, add_ts: int, upd_ts: int) -> dict:
-        deal = self.deals.get(ri(rng, 1, len(self.deals))) if self.deals and rng.random() < 0.7 else None
+        deal = self.deals.get(self._some_deal_id(rng)) if self.deals and rng.random() < 0.7 else None
         person_id = deal["person_id"] if deal else (ri(rng, 1, self.ctx.persons) if rng.random() < 0.5 else None)
         org_id = deal["org_id"] if deal else None
+        person = self.persons.get(person_id) if person_id else None
+        org = self.organizations.get(org_id) if org_id else None
         lead_id = pick(rng, list(self.leads)) if not deal and self.leads and rng.random() < 0.2 else None
         user_id = ri(rng, 1, self.n_users)
         return {
@@ -259,8 +306,8 @@ class Dataset(MutationsMixin, RenderMixin):
             "content": "<p>" + " ".join(pick(rng, F.WORDS) for _ in range(ri(rng, 3, 15))) + "</p>",
             "deal": {"title": deal["title"]} if deal else None, "lead_id": lead_id,
             "deal_id": deal["id"] if deal else None, "last_update_user_id": user_id, "org_id": org_id,
-            "organization": {"name": self.organizations[org_id]["name"]} if org_id else None,
-            "person": {"name": self.persons[person_id]["name"]} if person_id else None, "person_id": person_id,
+            "organization": {"name": org["name"]} if org else None,
+            "person": {"name": person["name"]} if person else None, "person_id": person_id,
             "project_id": None, "project": None, "pinned_to_lead_flag": False,
             "pinned_to_deal_flag": bool(deal) and rng.random() < 0.1, "pinned_to_organization_flag": False,
             "pinned_to_person_flag": False, "pinned_to_project_flag": False, "update_time": fmt_v1(upd_ts),
@@ -270,7 +317,7 @@ class Dataset(MutationsMixin, RenderMixin):
         }
 
     def _make_file(self, rng: Random, i: int, add_ts: int, upd_ts: int) -> dict:
-        deal_id = ri(rng, 1, len(self.deals)) if self.deals and rng.random() < 0.7 else None
+        deal_id = self._some_deal_id(rng) if self.deals and rng.random() < 0.7 else None
         kind = pick(rng, [("pdf", "pdf"), ("png", "img"), ("docx", "doc")])
         name = f"{pick(rng, F.WORDS)}_{i}.{kind[0]}"
         return {
@@ -284,13 +331,25 @@ class Dataset(MutationsMixin, RenderMixin):
             "url": f"https://sandbox.pipedrive.com/v1/files/{i}/download", "name": name, "description": "",
         }
 
+    def _some_deal_id(self, rng: Random) -> int | None:
+        """A random existing deal id (None when the drawn deal was purged)."""
+        deal_id = ri(rng, 1, self.next_id.get("deals", len(self.deals) + 1) - 1)
+        return deal_id if deal_id in self.deals else None
+
     def _add_deal_product(self, rng: Random, deal: dict, ts: int) -> dict:
         pid = self.next_id["deal_products"]
         self.next_id["deal_products"] += 1
-        product = self.products[ri(rng, 1, len(self.products))]
-        qty, price = ri(rng, 1, 10), product["prices"][0]["price"]
-        discount = pick(rng, [0, 0, 5, 10])
-        row = {"id": pid, "sum": round(qty * price * (1 - discount / 100), 2), "tax": product["tax"],
+        product = self.products.get(ri(rng, 1, self.next_id.get("products", len(self.products) + 1) - 1))
+        if product is None or product["is_deleted"]:
+            product = next((p for p in self.products.values() if not p["is_deleted"]), None) or product \
+                or next(iter(self.products.values()))
+        price = product["prices"][0]["price"]
+        if pid <= 3:                    # the first deal products by id: whole quantity, price, sum
+            qty, discount, price = ri(rng, 1, 10), 0, int(price)
+        else:
+            qty = pick(rng, (0.5, 1.5, 2.5, 0.25)) if rng.random() < 0.2 else ri(rng, 1, 10)
+            discount = pick(rng, [0, 0, 5, 10, 2.5])
+        row = {"id": pid, "sum": money(qty * price * (1 - discount / 100)), "tax": product["tax"],
                "deal_id": deal["id"], "name": product["name"], "product_id": product["id"],
                "product_variation_id": None, "order_nr": pid, "add_time": fmt_v2(ts), "update_time": fmt_v2(ts),
                "comments": "", "currency": deal["currency"], "discount": discount, "quantity": qty,
@@ -358,7 +417,62 @@ class Dataset(MutationsMixin, RenderMixin):
     def tick(self, seconds: float = 1) -> datetime:
         with self.lock:
             self.clock_ts += int(seconds)
+            self.purge()
             return self.clock
+
+    # ------------------------------------------------------------------ deletes
+    def purge(self) -> list[tuple[str, Any]]:
+        """Remove the rows soft-deleted ``PURGE_AFTER`` or more seconds ago (a deal with its deal products,
+        participants and flow); returns the removed (table, id)s. Runs on ``tick`` and before each request."""
+        with self.lock:
+            limit = self.clock_ts - PURGE_AFTER
+            gone: list[tuple[str, Any]] = []
+            for table, pending in self._deleted_at.items():
+                due = sorted(rid for rid, ts in pending.items() if ts <= limit)
+                rows = self.table(table)
+                for rid in due:
+                    del pending[rid]
+                    if rows.pop(rid, None) is None:
+                        continue
+                    gone.append((table, rid))
+                    if table == "deals":
+                        for child in ("deal_products", "participants"):
+                            store = getattr(self, child)
+                            for cid in [c for c, r in store.items() if r["deal_id"] == rid]:
+                                del store[cid]
+                                gone.append((child, cid))
+                        gone.extend(("flow", ev["id"]) for ev in self.flow.pop(rid, []))
+            for table, rid in gone:
+                self._deleted_ids[table].add(rid)
+            if gone:
+                self.version += 1
+            return gone
+
+    def _sync_deleted(self, table: str, row: dict) -> None:
+        """Keep the purge schedule and the deleted-id log in step with a soft-delete row's state."""
+        pending = self._deleted_at.get(table)
+        if pending is None:
+            return
+        if is_deleted(table, row):
+            if row["id"] not in pending:
+                pending[row["id"]] = self.clock_ts
+                self._deleted_ids[table].add(row["id"])
+        else:
+            pending.pop(row["id"], None)
+
+    def visible(self, table: str, row: dict) -> bool:
+        """Whether a default list endpoint serves a stored row (soft-deleted rows only with ``list_deleted``;
+        deleted deals always, they are asked for with ``status=deleted``; deleted files never)."""
+        if table == "files":
+            return row["active_flag"]
+        if table in ("persons", "organizations", "activities", "products"):
+            return self.list_deleted or not row["is_deleted"]
+        return True
+
+    def deleted_ids(self, table: str) -> set:
+        """Ids deleted (soft, hard or purged, incl. rows purged with their deal) since the data set was created."""
+        with self.lock:
+            return set(self._deleted_ids.get(canonical(table), ()))
 
     def _stamp(self, table: str) -> str:
         if table in V2_TABLES:
@@ -375,14 +489,19 @@ class Dataset(MutationsMixin, RenderMixin):
             return {r["id"]: r for r in self.fields[table[:-7]]}
         return getattr(self, table)
 
-    def expected(self, table: str, all_changes: bool = True) -> list[dict]:
+    def live(self, table: str, all_changes: bool = True) -> list[dict]:
+        """API-shaped rows the default list endpoints currently serve for ``table`` (deals: every status incl.
+        deleted, archived too; deal children and flow: of every stored, i.e. not purged, deal)."""
         with self.lock:
+            self.purge()
             table = canonical(table)
             if table == "flow":
                 return [item for did in sorted(self.deals) for item in self.flow_items(did, all_changes)]
             rows = self.table(table)
             keys = sorted(rows, key=lambda k: (rows[k]["add_time"], k)) if table == "leads" else sorted(rows)
-            return [self.render(table, rows[k]) for k in keys]
+            return [self.render(table, rows[k]) for k in keys if self.visible(table, rows[k])]
+
+    expected = live
 
 
 def _flow_value(value: Any) -> Any:

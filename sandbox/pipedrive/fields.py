@@ -119,6 +119,22 @@ def fmt_v1(ts: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
 
 
+def money(x: float) -> int | float:
+    """Round to cents; a whole amount becomes a JSON integer (5000, not 5000.0), as the API sends it."""
+    x = round(x, 2)
+    return int(x) if x == int(x) else x
+
+
+def amount(rng: Random, lo: int, hi: int, whole: bool | None = None, p_whole: float = 0.45) -> int | float:
+    """A money amount in [lo, hi]: either whole (an int, often round) or with non-zero cents (a float)."""
+    if whole is None:
+        whole = rng.random() < p_whole
+    if whole:
+        step = 50 if hi >= 5000 else 5
+        return max(lo, ri(rng, lo // step, hi // step) * step)
+    return round(ri(rng, lo, hi - 1) + ri(rng, 1, 99) / 100, 2)
+
+
 def fmt_lead(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ts))
 

@@ -1,6 +1,8 @@
 """Mutation of the data set: update/insert/delete of single rows, random ``mutate`` batches, field edits.
 
-Every change stamps ``update_time`` with the logical clock (advance it with ``tick`` first).
+Every change stamps ``update_time`` with the logical clock (advance it with ``tick`` first). Deletes follow
+the API per table (see ``data``): soft for deals/persons/organizations/activities/products/files, hard for
+notes/leads/deal products/participants.
 """
 from __future__ import annotations
 
@@ -8,12 +10,14 @@ from random import Random
 from typing import Any
 
 from . import fields as F
-from .fields import fmt_v1, fmt_v2
+from .fields import amount, fmt_v1, fmt_v2
 
 UPDATE_WEIGHTS = [("deals", 40), ("persons", 12), ("organizations", 8), ("activities", 15), ("products", 5),
                   ("notes", 8), ("files", 4), ("leads", 8)]
 INSERT_WEIGHTS = [("deals", 40), ("persons", 15), ("organizations", 5), ("activities", 20), ("notes", 10),
                   ("files", 5), ("leads", 5)]
+DELETE_WEIGHTS = [("deals", 40), ("persons", 10), ("organizations", 5), ("activities", 12), ("products", 3),
+                  ("notes", 10), ("files", 5), ("leads", 5), ("deal_products", 6), ("participants", 4)]
 
 
 class MutationsMixin:
@@ -72,6 +76,7 @@ class MutationsMixin:
             return row["id"]
 
     def delete(self, table: str, id: Any) -> None:
+        """Delete a row the way the API does (KeyError for an unknown or purged id; deleting twice is a no-op)."""
         from .data import canonical
         with self.lock:
             table = canonical(table)
@@ -80,11 +85,21 @@ class MutationsMixin:
                 deal = rows[id]
                 if not deal["is_deleted"]:
                     self._apply("deals", deal, {"status": "deleted"}, record_flow=True)
+            elif table in ("persons", "organizations", "activities", "products"):
+                row = rows[id]
+                if not row["is_deleted"]:
+                    self._apply(table, row, {"is_deleted": True}, record_flow=False)
+            elif table == "files":
+                row = rows[id]
+                if row["active_flag"]:
+                    self._apply(table, row, {"active_flag": False}, record_flow=False)
             elif table in ("deal_products", "participants"):
                 row = rows.pop(id)
+                self._deleted_ids[table].add(id)
                 self._touch_deal(row["deal_id"])
-            elif table in ("persons", "organizations", "activities", "products", "notes", "files", "leads"):
+            elif table in ("notes", "leads"):
                 del rows[id]
+                self._deleted_ids[table].add(id)
             else:
                 raise KeyError(f"delete from {table!r} is not supported")
             self.version += 1
@@ -158,6 +173,7 @@ class MutationsMixin:
             self._deal_side_effects(row, fields)
         if "update_time" in row and not explicit_update_time:
             row["update_time"] = self._stamp(table)
+        self._sync_deleted(table, row)
         if table == "deals" and record_flow:
             from .data import _flow_value
             user = row["owner_id"]
@@ -209,10 +225,11 @@ class MutationsMixin:
                         self._add_deal_product(rng, self.deals[rid], self.clock_ts)
                 done["inserted"].append((table, rid))
             for _ in range(deletes):
-                rid = self._random_live_id(rng, "deals")
+                table = _weighted(rng, DELETE_WEIGHTS)
+                rid = self._random_live_id(rng, table)
                 if rid is not None:
-                    self.delete("deals", rid)
-                    done["deleted"].append(("deals", rid))
+                    self.delete(table, rid)
+                    done["deleted"].append((table, rid))
             if same_second:
                 live = sorted(i for i, d in self.deals.items() if not d["is_deleted"])
                 if live:
@@ -223,9 +240,13 @@ class MutationsMixin:
         return done
 
     def _random_live_id(self, rng: Random, table: str) -> Any:
+        """A random row that is not deleted (deal children: of a deal that is not deleted)."""
+        from .data import is_deleted
         rows = self.table(table)
-        if table == "deals":
-            ids = [i for i, d in rows.items() if not d["is_deleted"]]
+        if table in ("deal_products", "participants"):
+            ids = [i for i, r in rows.items() if r["deal_id"] in self.deals and not self.deals[r["deal_id"]]["is_deleted"]]
+        elif table in self._deleted_at:
+            ids = [i for i, r in rows.items() if not is_deleted(table, r)]
         else:
             ids = list(rows)
         return rng.choice(ids) if ids else None
@@ -239,7 +260,7 @@ class MutationsMixin:
             kind = kind or rng.choice(["value", "stage", "status", "title", "owner", "custom", "custom",
                                        "archive" if rng.random() < 0.3 else "value"])
             if kind == "value":
-                changes = {"value": round(rng.uniform(100, 100000), 2)}
+                changes = {"value": amount(rng, 100, 100000)}
             elif kind == "stage":
                 p = row["pipeline_id"]
                 changes = {"stage_id": (p - 1) * 5 + rng.randint(1, 5)}
@@ -258,13 +279,13 @@ class MutationsMixin:
             if rng.random() < 0.3:
                 mine = [p for p, r in self.deal_products.items() if r["deal_id"] == rid]
                 if mine and rng.random() < 0.5:
-                    del self.deal_products[rng.choice(mine)]
+                    self.delete("deal_products", rng.choice(mine))
                 else:
                     self._add_deal_product(rng, row, self.clock_ts)
             if rng.random() < 0.2:
                 mine = [p for p, r in self.participants.items() if r["deal_id"] == rid]
                 if len(mine) > 1 and rng.random() < 0.5:
-                    del self.participants[rng.choice(mine)]
+                    self.delete("participants", rng.choice(mine))
                 else:
                     self._add_participant(rng, rid, rng.randint(1, max(1, self.ctx.persons)), self.clock_ts)
             return

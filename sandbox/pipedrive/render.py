@@ -23,7 +23,7 @@ class RenderMixin:
         p = self.persons.get(person_id) if person_id else None
         if p is None:
             return None
-        return {"active_flag": True, "name": p["name"],
+        return {"active_flag": not p["is_deleted"], "name": p["name"],
                 "email": [{"label": e["label"], "value": e["value"], "primary": e["primary"]} for e in p["emails"]],
                 "phone": [{"label": e["label"], "value": e["value"], "primary": e["primary"]} for e in p["phones"]],
                 "value": p["id"]}
@@ -42,10 +42,10 @@ class RenderMixin:
             org = self.organizations.get(person["org_id"]) if person["org_id"] else None
             person_full = {
                 "id": person["id"], "owner_id": self._user_brief(person["owner_id"]),
-                "org_id": ({"name": org["name"], "owner_id": org["owner_id"], "active_flag": True, "value": org["id"]}
-                           if org else None),
+                "org_id": ({"name": org["name"], "owner_id": org["owner_id"], "active_flag": not org["is_deleted"],
+                            "value": org["id"]} if org else None),
                 "name": person["name"], "first_name": person["first_name"], "last_name": person["last_name"],
-                "active_flag": True, "phone": brief["phone"], "email": brief["email"],
+                "active_flag": not person["is_deleted"], "phone": brief["phone"], "email": brief["email"],
                 "update_time": v2_to_v1(person["update_time"]), "add_time": v2_to_v1(person["add_time"]),
                 "visible_to": str(person["visible_to"]), "org_name": org["name"] if org else None,
             }
@@ -59,7 +59,7 @@ class RenderMixin:
             return
         acts: dict[int, list[int]] = {}
         for a in self.activities.values():
-            if a["deal_id"]:
+            if a["deal_id"] and not a["is_deleted"]:
                 acts.setdefault(a["deal_id"], []).append(a["id"])
         notes: dict[int, list[int]] = {}
         for n in self.notes.values():
