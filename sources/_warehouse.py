@@ -9,6 +9,7 @@ the same package as the run's other rows and commit with its state.
 from __future__ import annotations
 
 import logging
+import weakref
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
@@ -24,12 +25,23 @@ def _pipeline() -> Any:
     return dlt.current.pipeline()
 
 
+_clients: "weakref.WeakKeyDictionary[Any, tuple[tuple, Any]]" = weakref.WeakKeyDictionary()
+
+
 def _sql_client(pipeline: Any) -> Any | None:
+    """The pipeline's SQL client, built once per pipeline and dataset (building one resolves dlt's whole
+    destination configuration: ~50 ms); each use opens its own connection."""
+    key = (pipeline.dataset_name, getattr(pipeline.destination, "destination_name", None))
+    cached = _clients.get(pipeline)
+    if cached and cached[0] == key:
+        return cached[1]
     try:
-        return pipeline.sql_client()
+        client = pipeline.sql_client()
     except Exception as exc:   # no destination configured, or a destination without SQL
         log.warning("cannot read the destination (%s); deletes are not detected", type(exc).__name__)
         return None
+    _clients[pipeline] = (key, client)
+    return client
 
 
 def _literal(value: Any) -> str:
@@ -54,11 +66,11 @@ def stored_keys(table: str, key: str = "id", where: tuple[str, Iterable[Any]] | 
     """
     live: set[Any] = set()
     dead: set[Any] = set()
-    client = _sql_client(_pipeline())
-    if client is None:
-        return live, dead
     values = sorted(set(where[1]), key=str) if where else [None]
     if where and not values:
+        return live, dead
+    client = _sql_client(_pipeline())
+    if client is None:
         return live, dead
     with client:
         if not client.has_dataset():
@@ -95,14 +107,16 @@ def stored_rows(table: str, values: Iterable[Any], deleted_at: datetime, *, colu
 
     ``live_only``: skip rows already marked deleted (their ``deleted_at`` stays the first one).
     """
+    ordered = sorted(set(values), key=str)
+    if not ordered:
+        return
     pipeline = _pipeline()
     client = _sql_client(pipeline)
     if client is None:
         return
     children = _child_tables(pipeline, table)
-    ordered = sorted(set(values), key=str)
     with client:
-        if not ordered or not client.has_dataset():
+        if not client.has_dataset():
             return
         parent = client.make_qualified_table_name(table)
         col, flag = client.escape_column_name(column), client.escape_column_name("is_deleted")

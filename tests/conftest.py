@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
 
 import duckdb
 import pytest
@@ -101,3 +106,68 @@ def hold_duckdb(path: str, seconds: float, read_only: bool = True):
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "open"
     return holder
+
+
+# --- a throwaway PostgreSQL cluster (tests that need one skip only when the server binaries are absent) ---
+PG_BIN = "/usr/local/bin"
+requires_postgres = pytest.mark.skipif(not os.path.exists(f"{PG_BIN}/initdb"),
+                                       reason=f"no PostgreSQL server binaries in {PG_BIN}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def as_postgres(*cmd: str) -> list[str]:
+    """Server binaries refuse to run as root: run them as the `postgres` user when we are root."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else list(cmd)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "postgres"], check=True)
+    root = tempfile.mkdtemp(prefix="crm-elt-pg-")
+    data = os.path.join(root, "data")
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres")
+    subprocess.run(as_postgres(f"{PG_BIN}/initdb", "-D", data, "-A", "trust", "-U", "postgres"),
+                   check=True, capture_output=True)
+    port = free_port()
+    subprocess.run(as_postgres(f"{PG_BIN}/pg_ctl", "-D", data, "-o", f"-h 127.0.0.1 -p {port} -k {root}",
+                               "-l", os.path.join(root, "log"), "-w", "start"), check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres:unused@127.0.0.1:{port}/postgres"     # trust auth; dlt insists on a password
+    finally:
+        subprocess.run(as_postgres(f"{PG_BIN}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"),
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def pg_rows(url: str, sql: str) -> list[tuple]:
+    import psycopg2
+
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest.fixture
+def postgres_db(postgres_url):
+    """A fresh, empty database in the session's cluster (tests never see each other's datasets)."""
+    import uuid
+
+    import psycopg2
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    con = psycopg2.connect(postgres_url)
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    con.close()
+    return postgres_url.rsplit("/", 1)[0] + f"/{name}"

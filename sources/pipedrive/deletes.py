@@ -69,8 +69,8 @@ class Vanished:
     scan and is never marked.
     """
 
-    def __init__(self, table: Table, stored: tuple[set, set], started_at: datetime):
-        self.table, self.started_at = table, started_at
+    def __init__(self, table: Table, stored: tuple[set, set], started_at: datetime, scan: bool = False):
+        self.table, self.started_at, self.scan = table, started_at, scan
         self.live, self.dead = stored
         self.present: set = set()            # keys listed as live (read or scan)
         self.flagged: dict[Any, dict] = {}   # key → a listed row that says it is deleted

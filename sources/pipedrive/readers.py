@@ -56,16 +56,17 @@ class PipedriveRun:
     def vanished(self, table: Table, cursor: Cursor | None = None) -> Vanished | None:
         """The delete check of this read: when the read is complete (first load, full refresh, full
         tables) or the table's id scan is due; None otherwise (and in backfills)."""
-        if cursor is not None and cursor.backfill:
+        state = dlt.current.resource_state()
+        if cursor is None:
+            # a full table: its keys at the last run are in the state (no warehouse read each run)
+            return Vanished(table, (set(state.setdefault("keys", [])), set()), self.ctx.started_at)
+        if cursor.backfill:
             return None
-        complete = cursor is None or (cursor.since is None and cursor.until is None)
-        scan = (not complete and table.reconcile and
-                reconcile_due(dlt.current.resource_state(), self.ctx, self.reconcile_every_hours))
+        complete = cursor.since is None and cursor.until is None
+        scan = not complete and table.reconcile and reconcile_due(state, self.ctx, self.reconcile_every_hours)
         if not (complete or scan):
             return None
-        check = Vanished(table, stored_keys(table.name, table.primary_key), self.ctx.started_at)
-        check.scan = scan
-        return check
+        return Vanished(table, stored_keys(table.name, table.primary_key), self.ctx.started_at, scan)
 
     def cursor(self, table: Table) -> Cursor:
         # Capped at the run's start: a change made while this run reads (a deal archived between the
@@ -247,6 +248,7 @@ def read_whole(table: Table, run: PipedriveRun, pages: Iterable[list[dict]]) -> 
         if page:
             yield shape(page)
     yield from mark_vanished(table, run, check, shape)
+    dlt.current.resource_state()["keys"] = sorted(check.present, key=str)
 
 
 def read_fields(table: Table, run: PipedriveRun) -> Iterator[Any]:
