@@ -79,7 +79,10 @@ def test_first_load_is_an_exact_copy_read_in_id_order(sb, target, table):
         assert call.method == "POST" and call.body == b""
         assert call.query["api_key"] == HP_KEY
         assert call.query["page[display_number]"] == str(PAGE[table])
-        assert call.query["order[key]"] == "id" and call.query["order[type]"] == "asc"
+        # id order: ascending with keyset paging, descending with page numbers (a new card lands in
+        # front of the scan, so an insert cannot hide a delete that shifts a row onto a page read before)
+        assert call.query["order[key]"] == "id"
+        assert call.query["order[type]"] == ("desc" if table == "business_cards" else "asc")
         assert SINCE[table] not in call.query
         if table == "business_cards":       # no search[from_id] for cards: page numbers in id order
             assert call.query["page[number]"] == str(number) and "search[from_id]" not in call.query
@@ -188,7 +191,7 @@ def test_business_card_deleted_while_paging_does_not_skip_a_row(sb, target, monk
     run_hotprofile(sb, target, tables=["business_cards"])
     sb.on_page(None)
     loaded = set(warehouse(target, "business_cards"))
-    assert set(sb.ids("business_cards")) <= loaded             # without the step back, ids[200], ids[201] are skipped
+    assert set(sb.ids("business_cards")) <= loaded             # without the step back, ids[150], ids[149] are skipped
     assert served[:5] == [1, 2, 3, 2, 3]                      # re-read after total_count shrank
 
 
@@ -432,3 +435,134 @@ def test_numbered_paging_stops_when_the_api_ignores_page_numbers():
     with pytest.raises(ApiError, match="page\\[number\\] ignored"):
         list(numbered_pages(stub, table, {}))
     assert stub.calls == 2
+
+
+# --- paging by the API's totals ----------------------------------------------------------------------------
+
+
+def small_sandbox(**kw):
+    return HotProfileSandbox(seed=21, clients=60, leads=60, business_cards=60, api_key=HP_KEY, rate=None, **kw)
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_server_that_serves_fewer_rows_a_page_loses_nothing(target, table):
+    with small_sandbox(page_cap={table: 25}) as box:
+        result = run_hotprofile(box, target, tables=[table])
+        assert rows_loaded(result, table) == 60
+        assert warehouse(target, table) == api(box, table)
+        calls = box.server.requests_to(CALLS[table])
+        assert len(calls) == 3                                     # 25 + 25 + 10, ended by total_count
+        assert {c.query["page[display_number]"] for c in calls} == {str(PAGE[table])}
+        ids = box.ids(table)
+        if table == "business_cards":
+            assert [c.query["page[number]"] for c in calls] == ["1", "2", "3"]
+        else:
+            assert [c.query.get("search[from_id]") for c in calls] == [None, str(ids[24] + 1), str(ids[49] + 1)]
+
+
+@pytest.mark.parametrize("table", TABLES)
+@pytest.mark.parametrize("cap", [None, 25])
+def test_a_server_whose_pages_end_before_its_totals_fails_the_table(target, table, cap):
+    with small_sandbox(page_cap={table: cap} if cap else None, lost_rows={table: 35}) as box:
+        with pytest.raises(ApiError) as failed:
+            run_hotprofile(box, target, tables=[table])
+        message = str(failed.value)
+        assert len(message.splitlines()) == 1
+        assert message.startswith(f"HotProfile {table}: ") and "read 25 of 60 rows" in message, message
+        # nothing of the table is loaded and its cursor did not move
+        assert query(target, "SELECT count(*) FROM information_schema.tables "
+                             f"WHERE table_schema = 'hotprofile' AND table_name = '{table}'") == [(0,)]
+
+
+def test_a_lying_server_makes_the_command_exit_non_zero(target, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from pipelines.cli import cli
+
+    with small_sandbox(lost_rows={"clients": 35}) as box:
+        monkeypatch.setenv("SOURCES__HOTPROFILE__API_KEY", HP_KEY)
+        monkeypatch.setenv("SOURCES__HOTPROFILE__URL_INSTANCE", box.url_instance)
+        monkeypatch.setenv("SOURCES__HOTPROFILE__START_DATE", "")
+        result = CliRunner().invoke(cli, ["run", "hotprofile", "--tables", "clients", "--duckdb",
+                                          str(tmp_path / "cli.duckdb"), "--pipelines-dir", str(tmp_path / "p")])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "HotProfile clients:" in lines[0] and "read 25 of 60 rows" in lines[0], result.output
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_rows_inserted_and_deleted_during_a_capped_scan_are_no_failure(target, table):
+    with small_sandbox(page_cap={table: 25}) as box:
+        ids = box.ids(table)
+        served = []
+
+        def during(name, page):
+            served.append(name)
+            if name == table and len(served) == 2:      # page 1 read: one read row, one unread row go, two arrive
+                box.delete(table, ids[3])
+                box.delete(table, ids[40])
+                box.tick(5)
+                box.insert(table)
+                box.insert(table)
+
+        box.on_page(during)
+        run_hotprofile(box, target, tables=[table])
+        box.on_page(None)
+        assert len(served) <= 6                                 # no loop
+        # no row that was there all along is skipped (a delete hidden by an insert cannot shift one)
+        assert set(ids) - {ids[3], ids[40]} <= set(warehouse(target, table))
+        # the new rows: read by this scan (keyset, behind it) or by the next run (numbered, in front of it)
+        run_hotprofile(box, target, tables=[table])
+        assert set(box.ids(table)) <= set(warehouse(target, table))
+
+
+def test_keyset_paging_without_totals_ends_at_an_empty_page():
+    from sources.hotprofile.paginators import keyset_pages
+    from sources.hotprofile.settings import TABLES as REGISTRY
+
+    rows = [{"id": i} for i in range(1, 61)]
+
+    class NoTotals:
+        calls = 0
+
+        def post(self, path, params, **kw):
+            self.calls += 1
+            start = params.get("search[from_id]") or 1
+            return {"clients": [r for r in rows if r["id"] >= start][:25]}     # 25 a page, no "pages"
+
+    stub = NoTotals()
+    got = [r["id"] for page in keyset_pages(stub, REGISTRY["clients"], {}) for r in page]
+    assert got == list(range(1, 61)) and stub.calls == 4
+
+
+def test_keyset_paging_accepts_a_total_count_of_the_whole_query():
+    """If total_count ignored search[from_id] (the count of the whole query), the scan still ends cleanly."""
+    from sources.hotprofile.paginators import keyset_pages
+    from sources.hotprofile.settings import TABLES as REGISTRY
+
+    rows = [{"id": i} for i in range(1, 61)]
+
+    class WholeCount:
+        def post(self, path, params, **kw):
+            start = params.get("search[from_id]") or 1
+            return {"clients": [r for r in rows if r["id"] >= start][:25],
+                    "pages": {"total_count": 60, "total_number": 3}}
+
+    got = [r["id"] for page in keyset_pages(WholeCount(), REGISTRY["clients"], {}) for r in page]
+    assert got == list(range(1, 61))
+
+
+def test_numbered_paging_fails_on_a_short_page_before_the_end():
+    from sources.hotprofile.paginators import numbered_pages
+    from sources.hotprofile.settings import TABLES as REGISTRY
+
+    class Gap:
+        def post(self, path, params, **kw):
+            page = params["page[number]"]
+            served = {1: range(60, 35, -1), 2: range(35, 21, -1)}.get(page, range(0))   # page 2 of 3 is short
+            return {"business_cards": [{"id": i} for i in served],
+                    "pages": {"total_count": 60, "total_number": 3, "display_number": 25}}
+
+    with pytest.raises(ApiError, match=r"HotProfile business_cards: page 2 sent 14 row\(s\) though "
+                                       r"pages.total_count is 60 \(25 a page\); read 39 of 60 rows"):
+        list(numbered_pages(Gap(), REGISTRY["business_cards"], {}))

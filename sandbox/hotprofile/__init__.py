@@ -31,8 +31,8 @@ class HotProfileSandbox(Emulator):
         """Faults (also settable later as ``sb.page_cap`` / ``sb.lost_rows``): ``page_cap={"clients": 25}``
         serves at most 25 rows a page whatever page[display_number] asks (``pages`` stays truthful:
         ``display_number`` 25, ``total_number`` at 25 a page); ``lost_rows={"clients": 35}`` never serves
-        the table's last 35 rows (id order) yet counts them in ``total_count`` / ``total_number`` (a server
-        whose pages end early)."""
+        the last 35 rows of an answer (in the order asked: from ``search[from_id]`` on, after the filters)
+        yet counts them in ``total_count`` / ``total_number`` (a server whose pages end early)."""
         self.seed = seed
         self.api_key = api_key
         self.store = Store(seed, {"clients": clients, "leads": leads, "business_cards": business_cards}, start)

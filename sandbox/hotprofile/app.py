@@ -177,7 +177,8 @@ class HotProfileApp:
         self.limiter = RateLimiter(rate)
         # faults: table -> rows a page at most (totals stay truthful, computed at that page size)
         self.page_cap: dict[str, int] = dict(page_cap or {})
-        # faults: table -> the last N rows (id order) are counted in the totals but never served
+        # faults: table -> the last N rows of every answer (in the order asked) are counted in the totals
+        # but never served
         self.lost_rows: dict[str, int] = dict(lost_rows or {})
         self.page_hooks: list[Callable[[str, int], Any]] = []
         self._views: dict[tuple[str, str], tuple[int, list[dict[str, Any]], list[Any]]] = {}
@@ -309,17 +310,14 @@ class HotProfileApp:
                 lo, hi, view = 0, len(rows), rows
             total = hi - lo
             start = (page - 1) * display
-            if start >= total:
+            # lost_rows: the answer's last N positions (in the order asked) are counted but never served
+            end = min(start + display, total - min(total, self.lost_rows.get(cfg.name, 0)))
+            if start >= end:
                 items: list[dict[str, Any]] = []
             elif q["desc"]:
-                end_ = hi - start
-                items = view[max(lo, end_ - display):end_][::-1]
+                items = view[hi - end:hi - start][::-1]
             else:
-                items = view[lo + start:min(hi, lo + start + display)]
-            lost = self.lost_rows.get(cfg.name)
-            if lost:                        # a server whose pages end early (totals unchanged)
-                hidden = set(self.store.ids[cfg.name][-lost:])
-                items = [r for r in items if r["id"] not in hidden]
+                items = view[lo + start:lo + end]
             body = {cfg.name: items, "pages": {"current_number": page, "display_number": display,
                                                 "total_count": total,
                                                 "total_number": math.ceil(total / display)}}

@@ -98,34 +98,40 @@ def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list
 
 
 def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:
-    """``page[number]`` in id order (business cards have no ``search[from_id]``).
+    """``page[number]`` in **descending** id order (business cards have no ``search[from_id]``).
 
     Pages are as long as the server makes them (the first page that is not the last one tells). Ends when
-    the pages read cover ``total_count`` (or, without it, ``total_number``). Inserted rows get higher ids
-    and land behind the scan, updated rows keep their place; a deleted row shifts later rows one place
-    forward, so when ``total_count`` shrinks the scan steps back far enough to re-read the rows that moved
-    onto pages already read (duplicates are merged away).
+    the pages read cover ``total_count`` (or, without it, ``total_number``).
+
+    Descending, because page numbers are positions: a new card gets the highest id and lands in front of
+    the scan, moving the rows behind it one place back (a row read twice, merged away), while a deleted
+    row moves the rows behind it one place forward (a row skipped). Any skip therefore shows as a
+    shrinking ``total_count`` (an insert meanwhile cannot hide it, as it would in ascending order), and
+    the scan steps back far enough to re-read the rows that moved onto pages already read. Updated rows
+    keep their place.
     """
     asked = table.page_size
-    page, first, count, last_id, rereading_until = 1, True, None, None, 0
+    page, first, count, lowest, rereading_until = 1, True, None, None, 0
     size: int | None = None          # rows per page as served
     read: set[Any] = set()
     while True:
-        query = {**params, "page[number]": page, "page[display_number]": asked, "order[key]": "id", "order[type]": "asc"}
+        query = {**params, "page[number]": page, "page[display_number]": asked, "order[key]": "id",
+                 "order[type]": "desc"}
         body = _post(client, table, query, first)
         rows = _rows(body, table)
         first = False
         now_count, total_number = _pages_info(body)
         if rows:
-            top = max(int(row["id"]) for row in rows)
-            if last_id is not None and top <= last_id and page > rereading_until:
+            bottom = min(int(row["id"]) for row in rows)
+            if lowest is not None and bottom >= lowest and page > rereading_until and \
+                    (count is None or now_count is None or now_count <= count):
                 raise ApiError(f"HotProfile answered page {page} of {table.path} with rows already read "
                                "(is page[number] ignored?); stopping instead of looping")
-            last_id = top if last_id is None else max(last_id, top)
+            lowest = bottom if lowest is None else min(lowest, bottom)
             read.update(row.get("id") for row in rows)
             yield rows
         if size is None:
-            size = _served_size(table, len(rows), now_count, total_number)
+            size = _served_size(table, len(rows), now_count)
         covered = (page - 1) * size + len(rows)      # rows up to the end of this page, in this response
         if count is not None and now_count is not None and now_count < count and page > 1:
             back = math.ceil((count - now_count) / size)
@@ -139,7 +145,7 @@ def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[li
             count = now_count
             if covered >= now_count:
                 return
-            if not rows or len(rows) < size:
+            if len(rows) < size:
                 raise _short_by(table, f"page {page} sent {len(rows)} row(s) though pages.total_count is "
                                        f"{now_count} ({size} a page)", len(read), now_count)
         elif total_number is not None:
@@ -153,7 +159,7 @@ def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[li
         page += 1
 
 
-def _served_size(table: Table, served: int, count: int | None, total_number: int | None) -> int:
+def _served_size(table: Table, served: int, count: int | None) -> int:
     """Rows per page the server makes, from the first page: all of it unless it is also the last one."""
     asked = table.page_size
     if count is None or served >= count or served == 0:
