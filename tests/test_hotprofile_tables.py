@@ -292,6 +292,131 @@ def test_without_reconcile_nothing_is_scanned(sb, target):
     assert query(target, "SELECT count(*) FROM hotprofile.leads WHERE is_deleted") == [(0,)]
 
 
+def client_lists(target, client_id: int) -> dict[str, list]:
+    items = query(target, "SELECT i.label, i.value FROM hotprofile.clients c JOIN hotprofile.clients__items i "
+                          f"ON i._dlt_parent_id = c._dlt_id WHERE c.id = {client_id} ORDER BY i._dlt_list_idx")
+    jsic = query(target, "SELECT j.value FROM hotprofile.clients c JOIN hotprofile.clients__jsic_business_category_kbn j "
+                         f"ON j._dlt_parent_id = c._dlt_id WHERE c.id = {client_id} ORDER BY j._dlt_list_idx")
+    return {"items": items, "jsic": [v for (v,) in jsic]}
+
+
+def reconciled_at(target) -> dict[str, str | None]:
+    pipeline = dlt.attach(runner.pipeline_name("hotprofile", None), pipelines_dir=target.pipelines_dir)
+    resources = pipeline.state["sources"]["hotprofile"]["resources"]
+    return {name: resources.get(name, {}).get("reconciled_at") for name in TABLES}
+
+
+def scans(sb, table: str) -> int:
+    """Requests of ``table`` without the CDC filter: the id scan (and a first load)."""
+    return len([c for c in sb.server.requests_to(CALLS[table]) if SINCE[table] not in c.query])
+
+
+def test_reconcile_every_run_marks_a_deleted_client_without_the_flag(target):
+    with small_sandbox() as box:
+        victim = box.ids("clients")[5]
+        box.patch("clients", victim, jsic_business_category_kbn=["E", "G"])
+        settings = hp_settings(box, reconcile_every_hours=0)
+        run_hotprofile(box, target, settings=settings)
+        before = query(target, f"SELECT name, updated_at, corporate_number FROM hotprofile.clients WHERE id = {victim}")
+        lists = client_lists(target, victim)
+        assert lists["items"] and lists["jsic"] == ["E", "G"]
+        box.tick(60)
+        box.delete("clients", victim)
+        box.server.clear_requests()
+        run_hotprofile(box, target, settings=settings)                  # no --reconcile
+        assert scans(box, "clients") == 1                                # the id scan of this run
+        assert query(target, f"SELECT id, deleted_at IS NOT NULL FROM hotprofile.clients WHERE is_deleted") == [(victim, True)]
+        # the deleted client keeps its last values and its child rows
+        assert query(target, f"SELECT name, updated_at, corporate_number FROM hotprofile.clients "
+                             f"WHERE id = {victim}") == before
+        assert client_lists(target, victim) == lists
+        assert warehouse(target, "clients") == api(box, "clients")
+
+
+def test_reconcile_runs_once_a_day_by_default_and_a_first_load_needs_none(target, monkeypatch):
+    with small_sandbox() as box:
+        run_hotprofile(box, target)
+        for table in TABLES:                                             # the read alone: 60 rows, one page
+            assert len(box.server.requests_to(CALLS[table])) == 1
+        first = reconciled_at(target)
+        assert all(first.values())                                       # a first load counts as a reconcile
+        gone = {table: box.ids(table)[7] for table in TABLES}
+        for table, row_id in gone.items():
+            box.delete(table, row_id)
+        box.tick(60)
+        box.server.clear_requests()
+        run_hotprofile(box, target)                                      # right after: no scan
+        assert all(scans(box, table) == 0 for table in TABLES)
+        assert reconciled_at(target) == first
+        assert all(query(target, f"SELECT count(*) FROM hotprofile.{t} WHERE is_deleted") == [(0,)] for t in TABLES)
+        # 25 hours later the scan is due
+        later = datetime.now(timezone.utc) + timedelta(hours=25)
+        box.server.clear_requests()
+        with monkeypatch.context() as patch:
+            patch.setattr(runner, "RunContext", lambda **args: RunContext(now=lambda: later, **args))
+            run_hotprofile(box, target)
+        for table, row_id in gone.items():
+            assert scans(box, table) == 1
+            assert query(target, f"SELECT id FROM hotprofile.{table} WHERE is_deleted") == [(row_id,)]
+        assert set(reconciled_at(target).values()) == {later.isoformat()}
+
+
+@pytest.mark.parametrize("table", ["clients", "business_cards"])
+def test_rows_created_or_changed_during_the_scan_are_not_marked_deleted(target, table):
+    with small_sandbox(page_cap={table: 25}) as box:
+        settings = hp_settings(box, reconcile_every_hours=0)
+        run_hotprofile(box, target, tables=[table], settings=settings)
+        ids = box.ids(table)
+        # the scan reads clients in ascending, cards in descending id order, 25 a page
+        read, unread = (ids[3], ids[40]) if table == "clients" else (ids[-3], ids[10])
+        served = []
+
+        def during(name, page):
+            served.append(page)
+            if len(served) == 2:                                          # scan page 1 read, page 2 next
+                box.tick(5)
+                box.delete(table, read)
+                box.delete(table, unread)
+                box.insert(table)
+                box.insert(table)
+                for row_id in (ids[1], ids[30], ids[-1]):
+                    box.update(table, row_id, note="スキャン中に更新")
+
+        box.tick(60)
+        box.on_page(during)
+        run_hotprofile(box, target, tables=[table], settings=settings)
+        box.on_page(None)
+        flagged = lambda: {r[0] for r in query(target, f"SELECT id FROM hotprofile.{table} WHERE is_deleted")}
+        assert flagged() == {unread}            # the row deleted after the scan read it: next run
+        assert set(warehouse(target, table)) == set(box.ids(table)) | {read}
+        run_hotprofile(box, target, tables=[table], settings=settings)
+        assert flagged() == {read, unread}
+        assert warehouse(target, table) == api(box, table)
+
+
+def test_a_deleted_client_with_a_list_field_reconciles(target, monkeypatch):
+    """Regression: a NULL parent column named like a list field ('NoneType' object has no attribute 'append')."""
+    import duckdb
+
+    with small_sandbox() as box:
+        one, many, none = box.ids("clients")[:3]
+        box.patch("clients", one, jsic_business_category_kbn="E")          # one value: still the child table
+        box.patch("clients", many, jsic_business_category_kbn=["E", "G"])
+        box.patch("clients", none, jsic_business_category_kbn=None)
+        run_hotprofile(box, target, tables=["clients"])
+        assert client_lists(target, one)["jsic"] == ["E"] and client_lists(target, none)["jsic"] == []
+        assert "jsic_business_category_kbn" not in column_types(target, "clients")
+        kept = {i: client_lists(target, i) for i in (one, many, none)}
+        # a warehouse loaded before list fields always became child tables has a parent column of that name
+        with duckdb.connect(target.duckdb_path) as con:
+            con.execute("ALTER TABLE hotprofile.clients ADD COLUMN jsic_business_category_kbn VARCHAR")
+        for row_id in (one, many, none):
+            box.delete("clients", row_id)
+        run_reconcile(box, target, monkeypatch, tables=["clients"])
+        assert {r[0] for r in query(target, "SELECT id FROM hotprofile.clients WHERE is_deleted")} == {one, many, none}
+        assert {i: client_lists(target, i) for i in (one, many, none)} == kept
+
+
 # --- types ------------------------------------------------------------------------------------------------
 
 
