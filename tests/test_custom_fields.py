@@ -228,7 +228,7 @@ def test_ranges_and_other_shapes():
     hints = catalog.columns()
     assert hints["contract_period"]["data_type"] == hints["contract_period_until"]["data_type"] == "date"
     assert hints["office_hours"]["data_type"] == hints["call_time"]["data_type"] == "text"
-    assert "mystery" not in hints                           # unknown type: no hint, dlt infers
+    assert hints["mystery"]["data_type"] == "text"          # unknown field type: text, which cannot split
 
     v1 = catalog.apply_v1({"id": 2, dr: "2024-02-01", f"{dr}_until": "2024-03-01", tr: "08:00:00",
                            f"{tr}_until": "12:00:00", t: None})
