@@ -432,16 +432,17 @@ class Dataset(MutationsMixin, RenderMixin, OptionalFieldsMixin):
                 rows = self.table(table)
                 for rid in due:
                     del pending[rid]
-                    if rows.pop(rid, None) is None:
-                        continue
-                    gone.append((table, rid))
-                    if table == "deals":
-                        for child in ("deal_products", "participants"):
-                            store = getattr(self, child)
-                            for cid in [c for c, r in store.items() if r["deal_id"] == rid]:
-                                del store[cid]
-                                gone.append((child, cid))
-                        gone.extend(("flow", ev["id"]) for ev in self.flow.pop(rid, []))
+                    if rows.pop(rid, None) is not None:
+                        gone.append((table, rid))
+            deals = {rid for table, rid in gone if table == "deals"}
+            if deals:
+                for child in ("deal_products", "participants"):
+                    store = getattr(self, child)
+                    for cid in [c for c, r in store.items() if r["deal_id"] in deals]:
+                        del store[cid]
+                        gone.append((child, cid))
+                for rid in sorted(deals):
+                    gone.extend(("flow", ev["id"]) for ev in self.flow.pop(rid, []))
             for table, rid in gone:
                 self._deleted_ids[table].add(rid)
             if gone:
