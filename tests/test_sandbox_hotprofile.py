@@ -272,3 +272,48 @@ def test_generation_speed():
     t0 = time.perf_counter()
     HotProfileSandbox(clients=2000, leads=5000, business_cards=2000).stop()
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_page_cap_serves_fewer_rows_with_truthful_totals():
+    with HotProfileSandbox(clients=60, leads=10, business_cards=60, rate=None,
+                           page_cap={"clients": 25}) as sb:
+        body = call(sb, CLIENTS, page__display_number=1000).json()
+        assert len(body["clients"]) == 25
+        assert body["pages"] == {"current_number": 1, "display_number": 25, "total_count": 60, "total_number": 3}
+        ids = [r["id"] for r in sb.expected("clients")]
+        body = call(sb, CLIENTS, page__display_number=1000, page__number=3).json()
+        assert [r["id"] for r in body["clients"]] == ids[50:]
+        body = call(sb, CLIENTS, page__display_number=1000, search__from_id=ids[25]).json()
+        assert [r["id"] for r in body["clients"]] == ids[25:50] and body["pages"]["total_count"] == 35
+        assert len(call(sb, CARDS, page__display_number=1000).json()["business_cards"]) == 60   # other tables as asked
+        sb.page_cap = None
+        assert len(call(sb, CLIENTS, page__display_number=1000).json()["clients"]) == 60
+
+
+def test_lost_rows_end_the_pages_early_but_not_the_totals():
+    with HotProfileSandbox(clients=60, leads=10, business_cards=60, rate=None,
+                           lost_rows={"clients": 35, "business_cards": 35}) as sb:
+        ids = [r["id"] for r in sb.expected("clients")]
+        body = call(sb, CLIENTS, page__display_number=1000).json()
+        assert [r["id"] for r in body["clients"]] == ids[:25]
+        assert body["pages"]["total_count"] == 60 and body["pages"]["total_number"] == 1
+        body = call(sb, CLIENTS, page__display_number=1000, search__from_id=ids[25]).json()
+        assert body["clients"] == [] and body["pages"]["total_count"] == 35
+        cards = [r["id"] for r in sb.expected("business_cards")]
+        body = call(sb, CARDS, page__display_number=20, order__type="desc").json()       # the tail in the order asked
+        assert [r["id"] for r in body["business_cards"]] == cards[::-1][:20]
+        body = call(sb, CARDS, page__display_number=20, page__number=2, order__type="desc").json()
+        assert [r["id"] for r in body["business_cards"]] == cards[::-1][20:25]
+        assert body["pages"]["total_count"] == 60
+
+
+def test_patch_sets_undocumented_fields_and_other_types(sb):
+    rid = sb.ids("clients")[0]
+    sb.tick(5)
+    sb.patch("clients", rid, jsic_business_category_kbn="E", latitude=35.5, items="one")
+    row = call(sb, CLIENTS, search__from_id=rid, search__to_id=rid).json()["clients"][0]
+    assert row["jsic_business_category_kbn"] == "E" and row["latitude"] == 35.5 and row["items"] == "one"
+    assert row["updated_at"] == sb.clock_str
+    assert sb.expected("clients")[0]["items"] == "one"
+    with pytest.raises(KeyError):
+        sb.update("clients", rid, jsic_business_category_kbn="E")       # update() keeps to the spec's fields

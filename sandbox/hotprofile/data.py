@@ -530,7 +530,8 @@ class Store:
             for i in self.ids[table]:   # deep copy (values are JSON-native; lists are the only containers)
                 row = rows[i].copy()
                 for f in lists:
-                    row[f] = [x.copy() if type(x) is dict else x for x in row[f]]
+                    if type(row.get(f)) is list:     # patch() may have set a single value
+                        row[f] = [x.copy() if type(x) is dict else x for x in row[f]]
                 out.append(row)
         return out
 
