@@ -7,6 +7,7 @@ variant column (``value__v_double``) that no analyst queries. So every table dec
 - a declared column's value is coerced to its type (``5`` → ``5.0`` for double, ``"12"`` → ``12`` for
   bigint, ``''`` → NULL for non-text types, lists and objects → JSON text for text columns); a value that
   cannot be coerced is stored as NULL with one warning per table and column (never a variant column);
+  a scalar where an object or a list is declared (``json``) is stored as a one-element list;
 - an undeclared column (a field the API added later) is loaded as **text** (objects and lists as JSON
   text), a type no later value can split;
 - ``nested`` columns are left to dlt (HotProfile's lists become child tables ``<table>__<field>``).
@@ -127,14 +128,17 @@ def _date(value: Any) -> date:
 
 
 def _json(value: Any) -> Any:
-    if isinstance(value, str):       # read back from a warehouse that returns JSON as text (DuckDB)
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
+    """Objects and lists as they are; a scalar as a one-element list (dlt sends a bare scalar in a JSON
+    column to a variant column, and writes a bare string as invalid JSON)."""
     if isinstance(value, tuple):
         return list(value)
-    return value
+    if isinstance(value, str):       # also what a warehouse returns JSON as when read back (DuckDB)
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value]
+        return parsed if isinstance(parsed, (dict, list)) else [parsed]
+    return [value]
 
 
 # type → (Python types that need no work, coercion)
