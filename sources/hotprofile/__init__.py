@@ -1,9 +1,11 @@
 """HotProfile → dlt: resources built from the registry in ``settings.py``.
 
-Per table: keyset (or, for business cards, numbered) pages in id order, CDC on ``updated_at`` requested
-in Japan time (cursor minus ``lag``; business cards by whole Japan days), rows normalized by
-``shapes.normalizer``, merged on ``id`` (newest ``updated_at`` wins). ``RunContext.reconcile`` adds the
-id scan that marks vanished rows ``is_deleted``. Conventions: ``README.md`` here.
+Per table: keyset (or, for business cards, numbered) pages in id order, ended by the API's totals; CDC
+on ``updated_at`` requested in Japan time (cursor minus ``lag``; business cards by whole Japan days);
+rows normalized and conformed to the declared columns by ``shapes.normalizer``, merged on ``id`` (newest
+``updated_at`` wins). Deletes: an id scan, every ``reconcile_every_hours`` or on ``RunContext.reconcile``,
+marks rows that vanished ``is_deleted``; a read without a stored cursor is compared by itself.
+Conventions: ``README.md`` here.
 """
 from __future__ import annotations
 

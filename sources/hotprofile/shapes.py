@@ -134,9 +134,19 @@ def _element_conformer(table: Table, name: str, kind: str) -> Callable[[Any], An
     """One list element → what its child table ``<table>__<name>`` declares (never a variant column)."""
     if kind == "custom":      # {"label", "value"} as text; other keys as text too; a bare value → {"value"}
         item = conformer(f"{table.name}__{name}", {"label": "text", "value": "text"})
-        return lambda value: item(dict(value)) if type(value) is dict else item({"value": value})
+
+        def custom(value: Any) -> dict:
+            if type(value) is not dict:
+                return item({"value": value})
+            for part in value.values():
+                if part is not None and type(part) is not str:
+                    return item(value)
+            return value                                   # all text already (the usual case)
+
+        return custom
     one = conformer(f"{table.name}__{name}", {"value": _LIST_TYPES[kind]})
-    return lambda value: one({"value": value})["value"]
+    fits = str if kind == "text" else int
+    return lambda value: value if type(value) is fits else one({"value": value})["value"]
 
 
 def declared(table: Table) -> dict[str, str]:
