@@ -39,10 +39,30 @@ def assert_exact_copy(sb, target) -> None:
     assert_pipedrive_exact(sb, lambda sql: query(target, sql))
 
 
-@pytest.fixture
-def loaded(pipedrive_sb, target):
-    result = run_pipedrive(pipedrive_sb, target)
+@pytest.fixture(scope="module")
+def first_load(tmp_path_factory):
+    """One first load of the ``pipedrive_sb`` data set (same seed: same data), copied into each test."""
+    from sandbox.pipedrive import PipedriveSandbox
+
+    from conftest import PD_TOKEN
+    from pipelines.runner import Target
+
+    root = tmp_path_factory.mktemp("pipedrive-first-load")
+    target = Target("duckdb", str(root / "crm.duckdb"), str(root / "pipelines"))
+    with PipedriveSandbox(seed=7, deals=300, token=PD_TOKEN, burst=10_000) as sb:
+        result = run_pipedrive(sb, target)
     assert result.stopped is None
+    return target, result
+
+
+@pytest.fixture
+def loaded(first_load, pipedrive_sb, target):
+    """The warehouse and pipeline state after a first load of ``pipedrive_sb``."""
+    import shutil
+
+    pristine, result = first_load
+    shutil.copy(pristine.duckdb_path, target.duckdb_path)
+    shutil.copytree(pristine.pipelines_dir, target.pipelines_dir)
     return result
 
 
