@@ -323,8 +323,10 @@ def test_reconcile_every_run_marks_a_deleted_client_without_the_flag(target):
         box.tick(60)
         box.delete("clients", victim)
         box.server.clear_requests()
-        run_hotprofile(box, target, settings=settings)                  # no --reconcile
+        result = run_hotprofile(box, target, settings=settings)          # no --reconcile
         assert scans(box, "clients") == 1                                # the id scan of this run
+        cost = {t.table: t.requests for t in result.tables}
+        assert cost["clients (reconcile)"] == 1 and cost["clients"] == 1   # the scan on a line of its own
         assert query(target, f"SELECT id, deleted_at IS NOT NULL FROM hotprofile.clients WHERE is_deleted") == [(victim, True)]
         # the deleted client keeps its last values and its child rows
         assert query(target, f"SELECT name, updated_at, corporate_number FROM hotprofile.clients "
@@ -335,9 +337,10 @@ def test_reconcile_every_run_marks_a_deleted_client_without_the_flag(target):
 
 def test_reconcile_runs_once_a_day_by_default_and_a_first_load_needs_none(target, monkeypatch):
     with small_sandbox() as box:
-        run_hotprofile(box, target)
+        first_run = run_hotprofile(box, target)
         for table in TABLES:                                             # the read alone: 60 rows, one page
             assert len(box.server.requests_to(CALLS[table])) == 1
+        assert [t.table for t in first_run.tables] == list(TABLES)      # no scan line
         first = reconciled_at(target)
         assert all(first.values())                                       # a first load counts as a reconcile
         gone = {table: box.ids(table)[7] for table in TABLES}
@@ -345,8 +348,9 @@ def test_reconcile_runs_once_a_day_by_default_and_a_first_load_needs_none(target
             box.delete(table, row_id)
         box.tick(60)
         box.server.clear_requests()
-        run_hotprofile(box, target)                                      # right after: no scan
+        again = run_hotprofile(box, target)                              # right after: no scan
         assert all(scans(box, table) == 0 for table in TABLES)
+        assert [t.table for t in again.tables] == list(TABLES)
         assert reconciled_at(target) == first
         assert all(query(target, f"SELECT count(*) FROM hotprofile.{t} WHERE is_deleted") == [(0,)] for t in TABLES)
         # 25 hours later the scan is due
@@ -354,9 +358,10 @@ def test_reconcile_runs_once_a_day_by_default_and_a_first_load_needs_none(target
         box.server.clear_requests()
         with monkeypatch.context() as patch:
             patch.setattr(runner, "RunContext", lambda **args: RunContext(now=lambda: later, **args))
-            run_hotprofile(box, target)
+            due = run_hotprofile(box, target)
+        cost = {t.table: t.requests for t in due.tables}
         for table, row_id in gone.items():
-            assert scans(box, table) == 1
+            assert scans(box, table) == 1 and cost[f"{table} (reconcile)"] == 1
             assert query(target, f"SELECT id FROM hotprofile.{table} WHERE is_deleted") == [(row_id,)]
         assert set(reconciled_at(target).values()) == {later.isoformat()}
 

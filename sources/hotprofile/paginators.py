@@ -46,9 +46,9 @@ def _count(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def _post(client: ApiClient, table: Table, query: dict, first: bool) -> dict:
+def _post(client: ApiClient, table: Table, query: dict, first: bool, stats: str | None) -> dict:
     # HotProfile answers 500 to invalid arguments: on the first call that is a bad parameter, not an outage.
-    return client.post(table.path, query, table=table.name, retry_server_errors=not first)
+    return client.post(table.path, query, table=stats or table.name, retry_server_errors=not first)
 
 
 def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiError:
@@ -57,7 +57,7 @@ def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiErr
                     f"({table.path})")
 
 
-def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:
+def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None) -> Iterator[list[dict]]:
     """Ascending ids with ``search[from_id]``: rows inserted, updated or deleted meanwhile cannot shift a page.
 
     Ends when a page holds every row its ``total_count`` says remain; a short page with more remaining
@@ -69,7 +69,7 @@ def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list
     while True:
         query = {**params, "page[number]": 1, "page[display_number]": table.page_size,
                  "order[key]": "id", "order[type]": "asc", "search[from_id]": from_id}
-        body = _post(client, table, query, first)
+        body = _post(client, table, query, first, stats)
         rows = _rows(body, table)
         remaining, _ = _pages_info(body)
         if first:
@@ -97,7 +97,7 @@ def keyset_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list
         from_id = next_id
 
 
-def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[list[dict]]:
+def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None) -> Iterator[list[dict]]:
     """``page[number]`` in **descending** id order (business cards have no ``search[from_id]``).
 
     Pages are as long as the server makes them (the first page that is not the last one tells). Ends when
@@ -117,7 +117,7 @@ def numbered_pages(client: ApiClient, table: Table, params: dict) -> Iterator[li
     while True:
         query = {**params, "page[number]": page, "page[display_number]": asked, "order[key]": "id",
                  "order[type]": "desc"}
-        body = _post(client, table, query, first)
+        body = _post(client, table, query, first, stats)
         rows = _rows(body, table)
         first = False
         now_count, total_number = _pages_info(body)
@@ -171,8 +171,9 @@ def _served_size(table: Table, served: int, count: int | None) -> int:
 
 
 def all_pages(client: ApiClient, table: Table) -> Iterator[list[dict]]:
-    """Every row, the cheapest way (largest page, no date filter): the reconcile id scan."""
-    return PAGINATORS[table.paging](client, table, {})
+    """Every row, the cheapest way (largest page, no date filter): the reconcile id scan. Its requests
+    count under ``<table> (reconcile)`` (a line of its own in the run summary)."""
+    return PAGINATORS[table.paging](client, table, {}, stats=f"{table.name} (reconcile)")
 
 
 PAGINATORS = {"keyset": keyset_pages, "numbered": numbered_pages}
