@@ -696,3 +696,29 @@ def test_numbered_paging_fails_on_a_short_page_before_the_end():
     with pytest.raises(ApiError, match=r"HotProfile business_cards: page 2 sent 14 row\(s\) though "
                                        r"pages.total_count is 60 \(25 a page\); read 39 of 60 rows"):
         list(numbered_pages(Gap(), REGISTRY["business_cards"], {}))
+
+
+@pytest.mark.parametrize("table", ["clients", "business_cards"])
+def test_a_total_count_lower_than_the_rows_sent_is_not_trusted(table):
+    """A capped or stale count must not end a scan early: page on to an empty page instead."""
+    from sources.hotprofile.paginators import PAGINATORS
+    from sources.hotprofile.settings import TABLES as REGISTRY
+
+    rows = [{"id": i} for i in range(1, 61)]
+
+    class Undercount:
+        calls = 0
+
+        def post(self, path, params, **kw):
+            self.calls += 1
+            if "search[from_id]" in params or params["order[type]"] == "asc":
+                start = params.get("search[from_id]") or 1
+                served = [r for r in rows if r["id"] >= start][:25]
+            else:
+                offset = (params["page[number]"] - 1) * 25
+                served = rows[::-1][offset:offset + 25]
+            return {table: served, "pages": {"total_count": 20, "total_number": 1}}
+
+    stub = Undercount()
+    got = sorted(r["id"] for page in PAGINATORS[REGISTRY[table].paging](stub, REGISTRY[table], {}) for r in page)
+    assert got == list(range(1, 61)) and stub.calls == 4

@@ -8,8 +8,9 @@ A scan ends by the API's own totals, never by a short page: a server may serve f
 with ``search[from_id]`` the rows from that id on, so it shrinks as a keyset scan advances) and
 ``pages.total_number`` (pages of that many rows at the page size served). Rows and totals of one response
 are one snapshot, so "the totals say rows remain, the page has none" cannot come from rows inserted or
-deleted meanwhile: it fails the table (``ApiError``) instead of loading part of it. Without totals a scan
-ends at the first empty page (one request more).
+deleted meanwhile: it fails the table (``ApiError``) instead of loading part of it. Without totals, or
+with totals that count fewer rows than were sent (a capped count), a scan ends at the first empty page
+(one request more).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | Non
     (the server caps the page size) goes on from the next id.
     """
     from_id = None
-    first = True
+    first, counted = True, True
     read, total = 0, None
     while True:
         query = {**params, "page[number]": 1, "page[display_number]": table.page_size,
@@ -72,6 +73,10 @@ def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | Non
         body = _post(client, table, query, first, stats)
         rows = _rows(body, table)
         remaining, _ = _pages_info(body)
+        if counted and remaining is not None and len(rows) > remaining:
+            counted = _distrust(table, len(rows), remaining)
+        if not counted:
+            remaining = None             # from here on an empty page ends the scan
         if first:
             total = remaining
             if rows and remaining is not None and len(rows) < min(remaining, table.page_size):
@@ -111,7 +116,7 @@ def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | N
     keep their place.
     """
     asked = table.page_size
-    page, first, count, lowest, rereading_until = 1, True, None, None, 0
+    page, first, count, lowest, rereading_until, counted = 1, True, None, None, 0, True
     size: int | None = None          # rows per page as served
     read: set[Any] = set()
     while True:
@@ -133,6 +138,10 @@ def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | N
         if size is None:
             size = _served_size(table, len(rows), now_count)
         covered = (page - 1) * size + len(rows)      # rows up to the end of this page, in this response
+        if counted and now_count is not None and covered > now_count:
+            counted = _distrust(table, covered, now_count)
+        if not counted:
+            now_count = total_number = None          # from here on an empty page ends the scan
         if count is not None and now_count is not None and now_count < count and page > 1:
             back = math.ceil((count - now_count) / size)
             log.info("%s: %d row(s) vanished while paging; re-reading from page %d", table.name,
@@ -157,6 +166,12 @@ def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | N
         elif not rows:
             return
         page += 1
+
+
+def _distrust(table: Table, rows: int, count: int) -> bool:
+    log.warning("%s: the API sent %d row(s) where pages.total_count says %d; not trusting its totals, "
+                "paging on to an empty page", table.name, rows, count)
+    return False
 
 
 def _served_size(table: Table, served: int, count: int | None) -> int:
