@@ -39,7 +39,13 @@ def hotprofile_sb():
 
 @pytest.fixture
 def target(tmp_path) -> Target:
-    return Target("duckdb", str(tmp_path / "crm.duckdb"), str(tmp_path / "pipelines"))
+    """An isolated DuckDB warehouse; after the test it must hold no dlt variant column (``*__v_*``)."""
+    target = Target("duckdb", str(tmp_path / "crm.duckdb"), str(tmp_path / "pipelines"))
+    yield target
+    if os.path.exists(target.duckdb_path):
+        variants = query(target, "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                                 "WHERE column_name LIKE '%\\_\\_v\\_%' ESCAPE '\\'")
+        assert variants == [], f"dlt variant columns: {variants}"
 
 
 def pd_settings(sb, **kw) -> PipedriveSettings:

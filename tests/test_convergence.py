@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from random import Random
 
-import pytest
-
 from conftest import HP_KEY, PD_TOKEN, hp_settings, pd_settings, pg_rows, query, requires_postgres
 from pipelines.runner import Target, run_source
 from sandbox.hotprofile import HotProfileSandbox
@@ -19,6 +17,7 @@ RENAME_ROUND, JUMP_ROUND = 3, 6
 
 
 def pipedrive_round(sb, rng: Random, n: int) -> None:
+    sb.list_deleted = n % 2 == 0      # accounts that list deleted persons... (flagged) and accounts that hide them
     if rng.random() < 0.7:            # else: changes within the second the last run ended on
         sb.tick(rng.randint(1, 7200))
     sb.mutate(seed=rng.randrange(10**6), updates=rng.randint(5, 25), inserts=rng.randint(1, 8),
@@ -40,9 +39,9 @@ def hotprofile_round(sb, rng: Random, n: int) -> None:
         sb.tick(31 * 86400)
 
 
-def converge(target: Target, fetch, seed: int, rounds: int = ROUNDS, list_deleted: bool = False) -> None:
+def converge(target: Target, fetch, seed: int, rounds: int = ROUNDS) -> None:
     rng = Random(seed)
-    with PipedriveSandbox(seed=seed, deals=60, token=PD_TOKEN, burst=10_000, list_deleted=list_deleted) as pd, \
+    with PipedriveSandbox(seed=seed, deals=60, token=PD_TOKEN, burst=10_000) as pd, \
             HotProfileSandbox(seed=seed, clients=120, leads=80, business_cards=60, api_key=HP_KEY, rate=None) as hp:
         for n in range(rounds + 1):
             if n:
@@ -57,9 +56,8 @@ def converge(target: Target, fetch, seed: int, rounds: int = ROUNDS, list_delete
                 raise AssertionError(f"round {n} (seed {seed}): {exc}") from None
 
 
-@pytest.mark.parametrize("seed, list_deleted", [(1, False), (2, True)])
-def test_every_table_stays_exact_through_randomized_change_on_duckdb(target, seed, list_deleted):
-    converge(target, lambda sql: query(target, sql), seed, list_deleted=list_deleted)
+def test_every_table_stays_exact_through_randomized_change_on_duckdb(target):
+    converge(target, lambda sql: query(target, sql), seed=1)
 
 
 @requires_postgres

@@ -131,3 +131,27 @@ def test_token_never_reaches_dlt_state_or_trace_files(pipedrive_sb, target, tmp_
     assert leaked == []
     assert PD_TOKEN.encode() not in (tmp_path / "crm.duckdb").read_bytes()
     assert len(pipedrive_sb.server.requests_to("/api/v2/deals$")) == 3   # first run, the 500, its retry
+
+
+def test_optional_fields_are_asked_for_and_land_as_typed_columns(pipedrive_sb, target):
+    from sources.pipedrive.columns import INCLUDE_FIELDS
+
+    run_pipedrive(pipedrive_sb, target, tables=["deals", "persons", "organizations", "activities"])
+    for path, table in (("/api/v2/deals$", "deals"), ("/api/v2/persons$", "persons"),
+                        ("/api/v2/organizations$", "organizations"), ("/api/v2/activities$", "activities")):
+        asked = pipedrive_sb.server.requests_to(path)[0].query["include_fields"].split(",")
+        assert asked == list(INCLUDE_FIELDS[table])
+    won = {d["id"]: d for d in pipedrive_sb.expected("deals") if d["status"] == "won"}
+    rows = query(target, "SELECT id, first_won_time, products_count FROM pipedrive.deals "
+                         f"WHERE id IN ({','.join(map(str, won))})")
+    assert rows and all(first_won is not None for _, first_won, _ in rows)
+    products = {}
+    for item in pipedrive_sb.expected("deal_products"):
+        products[item["deal_id"]] = products.get(item["deal_id"], 0) + 1
+    assert {deal: count for deal, _, count in rows} == {deal: products.get(deal, 0) for deal in won}
+    types = dict(query(target, "SELECT column_name, data_type FROM information_schema.columns "
+                               "WHERE table_schema = 'pipedrive' AND table_name = 'deals'"))
+    assert types["first_won_time"] == "TIMESTAMP WITH TIME ZONE" and types["products_count"] == "BIGINT"
+    assert types["value"] == "DOUBLE"
+    attendees = query(target, "SELECT count(*) FROM pipedrive.activities WHERE attendees IS NOT NULL")
+    assert attendees[0][0] > 0
