@@ -78,7 +78,7 @@ CLIENT_COLUMNS: dict[str, str] = {
              "capital_kbn", "ipo_kbn", "main_tel", "url", "mail_domain", "note", "user_name", "user_code",
              "corporate_number"),
     **_ADDRESS, **_COORDINATES, **_STAMPS,
-    "sales_last_year": "decimal",          # "1,000,000" (commas dropped); free text that is no number → NULL
+    "sales_last_year": "text",             # free text (255 chars): "1,000,000", "約10億円"; never lost to a type
     "items": "nested",
     # Not in the 1.8.0 spec; tenants with the JSIC industry classification send it, as a list or as one
     # value: always the child table clients__jsic_business_category_kbn.
