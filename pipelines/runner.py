@@ -4,9 +4,10 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
@@ -28,8 +29,21 @@ from sources.pipedrive.settings import TABLES as PIPEDRIVE_TABLES
 REGISTRIES = {"pipedrive": PIPEDRIVE_TABLES, "hotprofile": HOTPROFILE_TABLES}
 BUILDERS = {"pipedrive": pipedrive_source, "hotprofile": hotprofile_source}
 
-# One resource at a time: the pacer sees requests in order and per-table timing is meaningful.
-os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
+NEXT_ITEM_MODE = "EXTRACT__NEXT_ITEM_MODE"
+
+
+@contextmanager
+def one_resource_at_a_time() -> Iterator[None]:
+    """dlt's fifo extraction for the duration of a run (not at import): the pacer sees requests in order,
+    per-table timing is meaningful, and the per-deal tables read the deals queued earlier in the same run.
+    A value the user set is respected."""
+    previous = os.environ.get(NEXT_ITEM_MODE)
+    os.environ[NEXT_ITEM_MODE] = previous or "fifo"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(NEXT_ITEM_MODE, None)
 
 
 class LoadError(CrmEltError):
@@ -131,7 +145,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         error: CrmEltError | None = None
         counts: dict[str, int] = {}
         try:
-            counts = _load(pipeline, dlt_source, target)
+            with one_resource_at_a_time():
+                counts = _load(pipeline, dlt_source, target)
         except PipelineStepFailed as exc:
             error = _root_cause(exc)
         except CrmEltError as exc:

@@ -8,6 +8,8 @@ successful run, its cursor and rows, total rows in the warehouse and the age of 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from typing import Any, Iterable
 
 import dlt
@@ -25,6 +27,32 @@ def run_rows(run: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
              "finished_at": run["finished_at"], "ok": run["ok"], "error": run.get("error"),
              "rows_loaded": t["rows"], "requests": t["requests"], "tokens": t["tokens"],
              "seconds": t["seconds"], "cursor_value": t.get("cursor")} for t in run["tables"]]
+
+
+def append_directly(client: Any, rows: list[dict[str, Any]]) -> bool:
+    """One INSERT per run row into the existing history table (a whole dlt load per run costs ~1 s);
+    False when the table does not exist yet or the warehouse refuses."""
+    from datetime import datetime
+
+    if not rows:
+        return True
+    load_id = f"{time.time():.6f}"
+    names = [*COLUMNS, "_dlt_load_id", "_dlt_id"]
+    columns = ", ".join(client.escape_column_name(name) for name in names)
+    sql = (f"INSERT INTO {client.make_qualified_table_name(RUNS_TABLE)} ({columns}) "
+           f"VALUES ({', '.join(['%s'] * len(names))})")
+    inserted = 0
+    try:
+        for row in rows:
+            values = [datetime.fromisoformat(row[name]) if COLUMNS[name] == "timestamp" and row[name] else row[name]
+                      for name in COLUMNS]
+            client.execute_sql(sql, *values, load_id, uuid.uuid4().hex[:14])
+            inserted += 1
+    except Exception:
+        if inserted:            # never append the same run twice
+            log.warning("run history: %d of %d rows recorded", inserted, len(rows))
+        return inserted > 0
+    return True
 
 
 def status_view_sql(client: Any, tables: Iterable[str]) -> str:
@@ -47,12 +75,16 @@ WHERE r.n = 1"""
 def record_in_warehouse(source_pipeline: Any, run: dict[str, Any], loaded_tables: Iterable[str]) -> None:
     """Append ``run`` to ``_crm_elt_runs`` and recreate the ``status`` view; best effort (logged, not raised)."""
     try:
-        runs = dlt.pipeline(pipeline_name=f"{source_pipeline.pipeline_name}_runs",
-                            pipelines_dir=source_pipeline.pipelines_dir,
-                            destination=source_pipeline.destination, dataset_name=source_pipeline.dataset_name)
-        runs.run(run_rows(run, source_pipeline.dataset_name), table_name=RUNS_TABLE, write_disposition="append",
-                 columns={name: {"data_type": kind, "nullable": True} for name, kind in COLUMNS.items()})
-        with runs.sql_client() as client:
+        rows = run_rows(run, source_pipeline.dataset_name)
+        with source_pipeline.sql_client() as client:
+            appended = append_directly(client, rows)
+        if not appended:        # first run (dlt creates the table), or a warehouse without plain INSERTs
+            runs = dlt.pipeline(pipeline_name=f"{source_pipeline.pipeline_name}_runs",
+                                pipelines_dir=source_pipeline.pipelines_dir,
+                                destination=source_pipeline.destination, dataset_name=source_pipeline.dataset_name)
+            runs.run(rows, table_name=RUNS_TABLE, write_disposition="append",
+                     columns={name: {"data_type": kind, "nullable": True} for name, kind in COLUMNS.items()})
+        with source_pipeline.sql_client() as client:
             client.execute_sql(f"DROP VIEW IF EXISTS {client.make_qualified_table_name(STATUS_VIEW)}")
             client.execute_sql(status_view_sql(client, loaded_tables))
     except Exception as exc:          # the load itself succeeded; the history is a convenience

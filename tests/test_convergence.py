@@ -4,9 +4,12 @@ the id scan) and every table of both sources must equal the sandbox's truth, on 
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from random import Random
 
-from conftest import HP_KEY, PD_TOKEN, hp_settings, pd_settings, pg_rows, query, requires_postgres
+import duckdb
+
+from conftest import HP_KEY, PD_TOKEN, hp_settings, pd_settings, requires_postgres
 from pipelines.runner import Target, run_source
 from sandbox.hotprofile import HotProfileSandbox
 from sandbox.pipedrive import PipedriveSandbox
@@ -39,7 +42,8 @@ def hotprofile_round(sb, rng: Random, n: int) -> None:
         sb.tick(31 * 86400)
 
 
-def converge(target: Target, fetch, seed: int, rounds: int = ROUNDS) -> None:
+def converge(target: Target, connect, seed: int, rounds: int = ROUNDS) -> None:
+    """``connect()``: a context manager giving ``fetch(sql) -> rows`` on one warehouse connection."""
     rng = Random(seed)
     with PipedriveSandbox(seed=seed, deals=60, token=PD_TOKEN, burst=10_000) as pd, \
             HotProfileSandbox(seed=seed, clients=120, leads=80, business_cards=60, api_key=HP_KEY, rate=None) as hp:
@@ -50,18 +54,34 @@ def converge(target: Target, fetch, seed: int, rounds: int = ROUNDS) -> None:
             run_source("pipedrive", target, settings=pd_settings(pd), reconcile=n > 0)
             run_source("hotprofile", target, settings=hp_settings(hp), reconcile=n > 0)
             try:
-                assert_pipedrive_exact(pd, fetch)
-                assert_hotprofile_exact(hp, fetch)
+                with connect() as fetch:
+                    assert_pipedrive_exact(pd, fetch)
+                    assert_hotprofile_exact(hp, fetch)
             except AssertionError as exc:
                 raise AssertionError(f"round {n} (seed {seed}): {exc}") from None
 
 
 def test_every_table_stays_exact_through_randomized_change_on_duckdb(target):
-    converge(target, lambda sql: query(target, sql), seed=1)
+    @contextmanager
+    def connect():
+        with duckdb.connect(target.duckdb_path, read_only=True) as con:
+            yield lambda sql: con.execute(sql).fetchall()
+
+    converge(target, connect, seed=1)
 
 
 @requires_postgres
 def test_every_table_stays_exact_through_randomized_change_on_postgres(postgres_db, tmp_path, monkeypatch):
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_db)
     target = Target("postgres", None, str(tmp_path / "pipelines"))
-    converge(target, lambda sql: pg_rows(postgres_db, sql), seed=3)
+    @contextmanager
+    def connect():
+        import psycopg2
+
+        with psycopg2.connect(postgres_db) as con, con.cursor() as cur:
+            def fetch(sql):
+                cur.execute(sql)
+                return cur.fetchall()
+            yield fetch
+
+    converge(target, connect, seed=3)
