@@ -48,6 +48,17 @@ def target(tmp_path) -> Target:
         assert variants == [], f"dlt variant columns: {variants}"
 
 
+def reference(path: str):
+    """A file of the APIs' own descriptions in ``shared/reference`` beside the checkout (CI lays a copy there)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent.parent
+    for root in (here.parent / "shared" / "reference", Path("/work/shared/reference")):
+        if (root / path).exists():
+            return root / path
+    raise FileNotFoundError(f"shared/reference/{path} not found beside {here}")
+
+
 def pd_settings(sb, **kw) -> PipedriveSettings:
     return PipedriveSettings(sb.base_url, PD_TOKEN, rate_limit_burst=10_000, **kw)
 

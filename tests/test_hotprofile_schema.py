@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from conftest import HP_KEY, query, run_hotprofile
+from conftest import HP_KEY, query, reference, run_hotprofile
 from sandbox.hotprofile import HotProfileSandbox
 from sources._schema import TYPES
 from sources.hotprofile.settings import FLAG_SUFFIX, TABLES
 from sources.hotprofile.shapes import columns, declared, normalizer
 
-SPEC = Path("/work/shared/reference/hotprofile/apiDefinition.swagger.json")
+SPEC = reference("hotprofile/apiDefinition.swagger.json")
 CALLS = {"clients": "/rest_api/v1/clients/get_entry_list_flow", "leads": "/rest_api/v1/leads/get_entry_list_flow",
          "business_cards": "/rest_api/v1/business_cards/get_entry_list"}
 # documented inside the items, but the connector's flattening of items[] and of the "pages" counters

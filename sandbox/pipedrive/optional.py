@@ -27,6 +27,10 @@ ORGANIZATION_FIELDS = ("next_activity_id", "last_activity_id", "open_deals_count
                        "activities_count", "done_activities_count", "undone_activities_count", "files_count",
                        "notes_count", "followers_count", "won_deals_count", "related_won_deals_count",
                        "lost_deals_count", "related_lost_deals_count")
+# Added to v2 organizations after the 2025-10 description (Pipedrive changelog, 2026): all nullable.
+ORGANIZATION_FIELDS_2026 = ("website", "linkedin", "industry", "annual_revenue", "employee_count")
+ORGANIZATION_FIELDS += ORGANIZATION_FIELDS_2026
+INDUSTRIES = ("Software", "Manufacturing", "Retail", "Finance", None)
 ACTIVITY_FIELDS = ("attendees",)
 
 # table -> the include_fields enum of its v2 list operation
@@ -140,6 +144,12 @@ class OptionalFieldsMixin:
             else:
                 related = rel["related_of_org"].get(rid, [])
                 values["people_count"] = rel["people"].get(rid, 0)
+                known = rid % 3 != 0
+                values.update(website=f"https://org{rid}.example.com" if known else None,
+                              linkedin=f"https://www.linkedin.com/company/org{rid}" if rid % 2 else None,
+                              industry=INDUSTRIES[rid % len(INDUSTRIES)],
+                              annual_revenue=(rid * 125_000 if rid % 2 else rid * 98_765.5) if known else None,
+                              employee_count=rid * 7 if known else None)
             for prefix, deals in (("", own), ("related_", related)):
                 won = sum(d["status"] == "won" for d in deals)
                 lost = sum(d["status"] == "lost" for d in deals)

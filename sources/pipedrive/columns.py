@@ -40,6 +40,8 @@ INCLUDE_FIELDS: dict[str, tuple[str, ...]] = {
         "activities_count", "done_activities_count", "undone_activities_count", "files_count", "notes_count",
         "followers_count", "won_deals_count", "related_won_deals_count", "lost_deals_count",
         "related_lost_deals_count",
+        # added to v2 after the 2025-10 description (Pipedrive changelog, 2026): nullable, only on request
+        "website", "linkedin", "industry", "annual_revenue", "employee_count",
     ),
     "activities": ("attendees",),
 }
@@ -172,6 +174,11 @@ ORGANIZATIONS = {
     "related_won_deals_count": "bigint",
     "lost_deals_count": "bigint",
     "related_lost_deals_count": "bigint",
+    "website": "text",
+    "linkedin": "text",
+    "industry": "text",                   # a label or an option id: text holds either
+    "annual_revenue": "double",
+    "employee_count": "bigint",
 }
 
 ACTIVITIES = {
