@@ -1,7 +1,6 @@
 """A DuckDB file held open by another process (an analyst): loads wait a bounded time; --publish copies."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import duckdb
@@ -30,9 +29,7 @@ def test_run_waits_for_an_analyst_connection_and_succeeds(pipedrive_sb, target):
     pipedrive_sb.mutate(seed=3, updates=5, inserts=4, deletes=1)
     notices: list[str] = []
     holder = hold_duckdb(target.duckdb_path, seconds=2.5)
-    started = time.monotonic()
     result = run_pipedrive(pipedrive_sb, replace(target, on_wait=notices.append), tables=["deals"])
-    assert time.monotonic() - started > 1.0
     holder.wait()
     assert len(notices) == 1 and "is locked" in notices[0] and f"PID {holder.pid}" in notices[0]
     assert result.tables[0].rows > 0

@@ -38,9 +38,8 @@ def test_second_run_exits_3_while_the_first_loads(pipedrive_env, target, tmp_pat
     deadline = time.monotonic() + 10
     while not pipedrive_env.server.requests_to("^/api/v2/deals$") and time.monotonic() < deadline:
         time.sleep(0.05)
-    started = time.monotonic()
     second = invoke(tmp_path, "run", "pipedrive", "--tables", "deals")
-    assert time.monotonic() - started < 1.5                  # exits at once, does not wait
+    assert thread.is_alive()                                 # exits at once: the first still reads its slow page
     thread.join()
     assert second.exit_code == 3
     assert "another run of crm_elt_pipedrive is in progress" in second.output

@@ -267,13 +267,6 @@ def test_determinism():
         for box in (a, b, c):
             box.stop()
 
-
-def test_generation_speed():
-    t0 = time.perf_counter()
-    HotProfileSandbox(clients=2000, leads=5000, business_cards=2000).stop()
-    assert time.perf_counter() - t0 < 1.0
-
-
 def test_page_cap_serves_fewer_rows_with_truthful_totals():
     with HotProfileSandbox(clients=60, leads=10, business_cards=60, rate=None,
                            page_cap={"clients": 25}) as sb:

@@ -92,22 +92,17 @@ def normalizer(table: Table) -> Callable[[dict], dict]:
     lists = tuple((name, _element_conformer(table, name, kind)) for name, kind in table.lists)
     flag_values = _FLAG_VALUES
     conform = conformer(table.name, declared(table))
+    parsers = ((stamps, parse_jst, datetime), (days, parse_day, date))
 
     def normalize(row: dict) -> dict:
-        for name in stamps:
-            value = row.get(name)
-            if value is not None and type(value) is not datetime:
-                try:
-                    row[name] = parse_jst(value)
-                except ValueError:
-                    pass                 # left as sent: the conformer stores NULL and warns once
-        for name in days:
-            value = row.get(name)
-            if value is not None and type(value) is not date:
-                try:
-                    row[name] = parse_day(value)
-                except ValueError:
-                    pass
+        for names, parse, parsed in parsers:
+            for name in names:
+                value = row.get(name)
+                if value is not None and type(value) is not parsed:
+                    try:
+                        row[name] = parse(value)
+                    except ValueError:
+                        pass             # left as sent: the conformer stores NULL and warns once
         number = row.get("corporate_number")
         if type(number) is int:          # the spec's integer: 13 digits, leading zeros lost
             row["corporate_number"] = str(number).zfill(13)
