@@ -10,7 +10,7 @@ from typing import Callable, TypeVar
 
 import duckdb
 
-from sources._http import CrmEltError
+from sources._errors import CrmEltError
 
 LOCK_MESSAGE = "Could not set lock on file"
 DEFAULT_LOCK_TIMEOUT = 300.0

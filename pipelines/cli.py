@@ -15,7 +15,8 @@ from pipelines.config import SOURCES, parse_date
 from pipelines.output import Reporter
 from pipelines.runner import Target, run_source
 from pipelines.text_table import format_table
-from sources._http import BudgetExhausted, CrmEltError, redact
+from sources._errors import BudgetExhausted, CrmEltError
+from sources._redact import redact
 from sources._incremental import Window
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_BUDGET = 0, 1, 2, 3, 4

@@ -11,7 +11,8 @@ from typing import Any
 import dlt
 import pendulum
 
-from sources._http import ConfigError, register_secret
+from sources._errors import ConfigError
+from sources._redact import register_secret
 from sources.hotprofile import PATH_KEYS, HotProfileSettings
 from sources.pipedrive import PipedriveSettings
 

@@ -10,7 +10,7 @@ import os
 from contextlib import contextmanager
 from typing import Iterator
 
-from sources._http import CrmEltError
+from sources._errors import CrmEltError
 
 
 class RunLocked(CrmEltError):

@@ -19,7 +19,9 @@ from pipelines.config import SETTINGS
 from pipelines.lock import pipeline_lock
 from pipelines.runlog import append_run
 from pipelines.warehouse_status import record_in_warehouse
-from sources._http import ApiClient, ApiError, ConfigError, CrmEltError, redact
+from sources._errors import ApiError, ConfigError, CrmEltError
+from sources._redact import redact
+from sources._http import ApiClient
 from sources._incremental import RunContext, Window
 from sources.hotprofile import hotprofile_source
 from sources.hotprofile.settings import TABLES as HOTPROFILE_TABLES

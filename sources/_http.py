@@ -1,4 +1,4 @@
-"""The only module that speaks HTTP: sessions, auth, retries, rate pacing, error policy, redaction.
+"""The only module that speaks HTTP: sessions, auth, retries, rate pacing, error policy.
 
 Every source gets an ``ApiClient`` from ``pipedrive_client`` or ``hotprofile_client``. Errors leave this
 module as ``CrmEltError`` subclasses whose messages are one line, name what to fix and never carry a
@@ -19,77 +19,10 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from sources._errors import ApiError, BudgetExhausted, ConfigError, CrmEltError
+from sources._redact import redact, register_secret
+
 log = logging.getLogger("crm_elt.http")
-
-REDACTED = "***"
-
-
-class CrmEltError(Exception):
-    """Base of every error the CLI turns into a one-line message and an exit code."""
-
-    exit_code = 1
-
-
-class ConfigError(CrmEltError):
-    """Wrong or missing configuration: credentials, domain, dates. Retrying cannot help."""
-
-    exit_code = 2
-
-
-class BudgetExhausted(CrmEltError):
-    """The API's daily budget is used up; the next run (tomorrow) continues."""
-
-    exit_code = 4
-
-
-class ApiError(CrmEltError):
-    """The API failed after bounded retries, or answered something unusable."""
-
-    exit_code = 1
-
-
-# --- redaction ---------------------------------------------------------------------------------
-
-_secrets: set[str] = set()
-_SECRET_PARAMS = re.compile(r"((?:api_key|api_token|access_token)=)[^&\s\"']+", re.I)
-
-
-def register_secret(value: str | None) -> None:
-    """Remember a secret so ``redact`` masks it anywhere (logs, errors, traces)."""
-    if value and len(value) >= 4:
-        _secrets.add(value)
-        _install_log_filter()
-
-
-def redact(text: object) -> str:
-    text = _SECRET_PARAMS.sub(rf"\1{REDACTED}", str(text))
-    for secret in _secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
-class _RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
-
-
-_filter = _RedactingFilter()
-
-
-def _install_log_filter() -> None:
-    # urllib3 logs full request lines (with query strings) at DEBUG; dlt logs exceptions.
-    for name in ("", "urllib3", "urllib3.connectionpool", "dlt", "crm_elt"):
-        logger = logging.getLogger(name)
-        if _filter not in logger.filters:
-            logger.addFilter(_filter)
-        for handler in logger.handlers:
-            if _filter not in handler.filters:
-                handler.addFilter(_filter)
-
 
 # --- pacing ------------------------------------------------------------------------------------
 

@@ -134,7 +134,7 @@ def guarded(read: Callable[[], Iterator[Any]], ctx: RunContext) -> Iterator[Any]
     Rows already yielded are loaded; the table's cursor was not committed, so the next run re-reads them.
     Tables after it yield nothing and keep their state and their rows.
     """
-    from sources._http import BudgetExhausted
+    from sources._errors import BudgetExhausted
 
     if not ctx.stopped:
         try:

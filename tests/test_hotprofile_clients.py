@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from conftest import HP_KEY, no_sleep_hotprofile_client, query, run_hotprofile
-from sources._http import ApiError
+from sources._errors import ApiError
 
 JST_OFFSET = timedelta(hours=9)
 CALL = "/rest_api/v1/clients/get_entry_list_flow"

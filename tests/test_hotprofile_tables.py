@@ -12,7 +12,7 @@ import pytest
 from conftest import HP_KEY, hp_settings, query, run_hotprofile
 from pipelines import runner
 from sandbox.hotprofile import FLAG_OFF, FLAG_ON, JST, HotProfileSandbox
-from sources._http import ApiError, ConfigError
+from sources._errors import ApiError, ConfigError
 from sources._incremental import RunContext, Window
 
 JST_OFFSET = timedelta(hours=9)

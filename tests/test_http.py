@@ -7,7 +7,8 @@ import pytest
 import requests
 import responses
 
-from sources._http import ApiError, BudgetExhausted, ConfigError, Pacer, hotprofile_client, pipedrive_client
+from sources._errors import ApiError, BudgetExhausted, ConfigError
+from sources._http import Pacer, hotprofile_client, pipedrive_client
 
 BASE = "https://acme.pipedrive.com"
 TOKEN = "pd-secret-token-123456"

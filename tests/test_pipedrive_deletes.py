@@ -164,3 +164,21 @@ def test_first_load_needs_no_scan_and_the_scan_runs_again_when_due(small_sb, tar
     with mock.patch.object(inc.RunContext, "__post_init__", tomorrow):
         due = run_pipedrive(sb, target, settings=later)
     assert any(t.table == "persons (reconcile)" for t in due.tables)
+
+
+def test_a_restored_deal_brings_its_children_back(small_sb, target):
+    sb = small_sb
+    run_pipedrive(sb, target)
+    deal = next(d["id"] for d in sb.live("deals") if not d["is_deleted"]
+                and any(p["deal_id"] == d["id"] for p in sb.live("deal_products")))
+    sb.tick(60)
+    sb.delete("deals", deal)
+    run_pipedrive(sb, target)
+    sb.tick(60)
+    sb.update("deals", deal, status="open")                      # restored within Pipedrive's 30 days
+    run_pipedrive(sb, target)
+    flow = {row["data"]["id"] for row in sb.live("flow") if row["data"].get("item_id") == deal}
+    for table, live in (("dealflow", flow),
+                        ("deal_products", {p["id"] for p in sb.live("deal_products") if p["deal_id"] == deal})):
+        rows = dict(query(target, f'SELECT id, is_deleted FROM pipedrive."{table}" WHERE deal_id = {deal}'))
+        assert {k for k, deleted in rows.items() if not deleted} == live, table

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from conftest import HP_KEY, PD_TOKEN, no_sleep_hotprofile_client, run_hotprofile, run_pipedrive
 from pipelines.cli import cli
-from sources._http import ApiError
+from sources._errors import ApiError
 
 
 def files_containing(root, secret: str) -> list:

@@ -16,7 +16,8 @@ from typing import Any, Iterable, Iterator
 
 import dlt
 
-from sources._http import ApiClient, ConfigError, hotprofile_client
+from sources._errors import ConfigError
+from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources.hotprofile.paginators import PAGINATORS, all_pages
 from sources._warehouse import stored_keys, stored_rows

@@ -18,7 +18,8 @@ import logging
 import math
 from typing import Any, Iterator
 
-from sources._http import ApiClient, ApiError
+from sources._errors import ApiError
+from sources._http import ApiClient
 from sources.hotprofile.settings import Table
 
 log = logging.getLogger("crm_elt.hotprofile")

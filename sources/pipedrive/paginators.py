@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from sources._http import ApiClient, ApiError
+from sources._errors import ApiError
+from sources._http import ApiClient
 
 
 def _data(body: Any, path: str) -> list[dict]:

@@ -265,10 +265,12 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
     first, so paging stops at the cursor. Rows of deleted deals are loaded marked deleted."""
     shape, children = Shaper(table, run), DealChildren(table, run)
     cursor = run.cursor(table) if table.cursor_field else None
-    since = cursor.since if cursor else None
     names = field_names(run) if table.name == "dealflow" and children.deals else {}
+    restored = children.restored() if cursor else set()
 
     def fetch(deal_id: str) -> list[dict]:
+        # a deal restored after its rows were marked deleted is read whole, not from the cursor
+        since = cursor.since if cursor and deal_id not in restored else None
         rows = []
         for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
             shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
@@ -325,6 +327,12 @@ class DealChildren:
         self.deals = sorted(set(self.queue) | set(self.gone), key=int)
         self.known = dlt.current.resource_state().setdefault("ids", {})
         self.loaded_ids: set = set()           # rows of deleted deals emitted from the API this run
+
+    def restored(self) -> set[str]:
+        """Live deals of this run with rows stored as deleted (the deal was deleted, then restored)."""
+        live = [int(deal_id) for deal_id in self.queue]
+        _, marked = stored_keys(self.table.name, "deal_id", where=("deal_id", live)) if live else (set(), set())
+        return {str(deal_id) for deal_id in marked}
 
     def deleted_at(self, deal_id: str) -> datetime | None:
         stamp = self.gone.get(deal_id)

@@ -1,0 +1,26 @@
+"""The project's errors: each becomes one line (naming what to fix, never a secret) and an exit code."""
+from __future__ import annotations
+
+
+class CrmEltError(Exception):
+    """Base of every error the CLI turns into a one-line message and an exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(CrmEltError):
+    """Wrong or missing configuration: credentials, domain, dates. Retrying cannot help."""
+
+    exit_code = 2
+
+
+class BudgetExhausted(CrmEltError):
+    """The API's daily budget is used up; the next run (tomorrow) continues."""
+
+    exit_code = 4
+
+
+class ApiError(CrmEltError):
+    """The API failed after bounded retries, or answered something unusable."""
+
+    exit_code = 1
