@@ -284,7 +284,8 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
         for row in rows if names else ():
             row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
         if cursor:
-            rows = list(cursor.filter(rows, when(table)))
+            new = list(cursor.filter(rows, when(table)))
+            rows = rows if deal_id in restored else new     # a restored deal's boundary rows were loaded deleted
         yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
     yield from children.finish(shape)
     if cursor:
