@@ -38,7 +38,7 @@ def check_exact(sb, target: Target) -> None:
     """Live row counts of every table against the emulator's current data (the tests check keys and values)."""
     import duckdb
 
-    from sources.pipedrive.settings import TABLES
+    from sources.pipedrive.tables import TABLES
 
     deleted_deals = {d["id"] for d in sb.live("deals") if d.get("is_deleted")}
     with duckdb.connect(target.duckdb_path, read_only=True) as con:

@@ -1,8 +1,8 @@
 """The table registries as rows, for `crm-elt tables` and the README (a test keeps them in sync)."""
 from __future__ import annotations
 
-from sources.hotprofile.settings import TABLES as HOTPROFILE
-from sources.pipedrive.settings import TABLES as PIPEDRIVE
+from sources.hotprofile.tables import TABLES as HOTPROFILE
+from sources.pipedrive.tables import TABLES as PIPEDRIVE
 
 PIPEDRIVE_MODES = {
     "cdc": "CDC on {cursor} (`updated_since`), merge",

@@ -24,9 +24,9 @@ from sources._redact import redact
 from sources._http import ApiClient
 from sources._incremental import RunContext, Window
 from sources.hotprofile import hotprofile_source
-from sources.hotprofile.settings import TABLES as HOTPROFILE_TABLES
+from sources.hotprofile.tables import TABLES as HOTPROFILE_TABLES
 from sources.pipedrive import pipedrive_source
-from sources.pipedrive.settings import TABLES as PIPEDRIVE_TABLES
+from sources.pipedrive.tables import TABLES as PIPEDRIVE_TABLES
 
 REGISTRIES = {"pipedrive": PIPEDRIVE_TABLES, "hotprofile": HOTPROFILE_TABLES}
 BUILDERS = {"pipedrive": pipedrive_source, "hotprofile": hotprofile_source}

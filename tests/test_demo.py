@@ -5,8 +5,8 @@ from click.testing import CliRunner
 
 from pipelines.cli import cli
 from pipelines.runner import Target
-from sources.hotprofile.settings import TABLES as HOTPROFILE
-from sources.pipedrive.settings import TABLES as PIPEDRIVE
+from sources.hotprofile.tables import TABLES as HOTPROFILE
+from sources.pipedrive.tables import TABLES as PIPEDRIVE
 from conftest import query
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import HP_KEY, query, reference, run_hotprofile
 from sandbox.hotprofile import HotProfileSandbox
 from sources._schema import TYPES
-from sources.hotprofile.settings import FLAG_SUFFIX, TABLES
+from sources.hotprofile.tables import FLAG_SUFFIX, TABLES
 from sources.hotprofile.shapes import columns, declared, normalizer
 
 SPEC = reference("hotprofile/apiDefinition.swagger.json")

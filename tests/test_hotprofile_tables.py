@@ -147,7 +147,7 @@ def test_cursor_never_passes_the_run_start(target):
 
 @pytest.mark.parametrize("table", ["clients", "leads"])
 def test_record_updated_while_paging_is_caught(sb, target, table, monkeypatch):
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     monkeypatch.setitem(REGISTRY, table, replace(REGISTRY[table], page_size=100))
     ids = sb.ids(table)
@@ -173,7 +173,7 @@ def test_record_updated_while_paging_is_caught(sb, target, table, monkeypatch):
 
 
 def test_business_card_deleted_while_paging_does_not_skip_a_row(sb, target, monkeypatch):
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     monkeypatch.setitem(REGISTRY, "business_cards", replace(REGISTRY["business_cards"], page_size=100))
     ids = sb.ids("business_cards")
@@ -537,7 +537,7 @@ def test_500_on_first_page_fails_fast(sb, target, table):
 @pytest.mark.parametrize("table", TABLES)
 def test_200_without_the_table_key_is_an_error(table):
     from sources.hotprofile.paginators import PAGINATORS
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     class Stub:
         def post(self, path, params, **kw):
@@ -549,7 +549,7 @@ def test_200_without_the_table_key_is_an_error(table):
 
 def test_numbered_paging_stops_when_the_api_ignores_page_numbers():
     from sources.hotprofile.paginators import numbered_pages
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     table = replace(REGISTRY["business_cards"], page_size=2)
 
@@ -648,7 +648,7 @@ def test_rows_inserted_and_deleted_during_a_capped_scan_are_no_failure(target, t
 
 def test_keyset_paging_without_totals_ends_at_an_empty_page():
     from sources.hotprofile.paginators import keyset_pages
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     rows = [{"id": i} for i in range(1, 61)]
 
@@ -668,7 +668,7 @@ def test_keyset_paging_without_totals_ends_at_an_empty_page():
 def test_keyset_paging_accepts_a_total_count_of_the_whole_query():
     """If total_count ignored search[from_id] (the count of the whole query), the scan still ends cleanly."""
     from sources.hotprofile.paginators import keyset_pages
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     rows = [{"id": i} for i in range(1, 61)]
 
@@ -684,7 +684,7 @@ def test_keyset_paging_accepts_a_total_count_of_the_whole_query():
 
 def test_numbered_paging_fails_on_a_short_page_before_the_end():
     from sources.hotprofile.paginators import numbered_pages
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     class Gap:
         def post(self, path, params, **kw):
@@ -702,7 +702,7 @@ def test_numbered_paging_fails_on_a_short_page_before_the_end():
 def test_a_total_count_lower_than_the_rows_sent_is_not_trusted(table):
     """A capped or stale count must not end a scan early: page on to an empty page instead."""
     from sources.hotprofile.paginators import PAGINATORS
-    from sources.hotprofile.settings import TABLES as REGISTRY
+    from sources.hotprofile.tables import TABLES as REGISTRY
 
     rows = [{"id": i} for i in range(1, 61)]
 

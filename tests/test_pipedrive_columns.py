@@ -11,7 +11,7 @@ from sources._schema import DELETE_COLUMNS, TYPES, column_hints, conformer
 from sources.pipedrive import shapes
 from sources.pipedrive.columns import COLUMNS, INCLUDE_FIELDS
 from sources.pipedrive.custom_fields import FieldCatalog
-from sources.pipedrive.settings import FIELD_ENTITIES, TABLES
+from sources.pipedrive.tables import FIELD_ENTITIES, TABLES
 
 HASH_KEY = re.compile(r"[0-9a-f]{40}")           # a lead's custom value, or its _currency/_<part> sub-key
 SANDBOX_NAME = {"dealflow": "flow", "deal_participants": "participants"}

@@ -8,7 +8,7 @@ import pytest
 from conftest import pd_settings, query, run_pipedrive
 from truth import assert_pipedrive_exact
 from sources._incremental import parse_time
-from sources.pipedrive.settings import TABLES
+from sources.pipedrive.tables import TABLES
 
 # warehouse table → (sandbox table, key of the API object)
 SANDBOX = {

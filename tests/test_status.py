@@ -5,8 +5,8 @@ from click.testing import CliRunner
 
 from conftest import query
 from pipelines.cli import cli
-from sources.hotprofile.settings import TABLES as HOTPROFILE_TABLES
-from sources.pipedrive.settings import TABLES as PIPEDRIVE_TABLES
+from sources.hotprofile.tables import TABLES as HOTPROFILE_TABLES
+from sources.pipedrive.tables import TABLES as PIPEDRIVE_TABLES
 
 
 def invoke(tmp_path, *args: str):

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from sources._incremental import parse_time
 from sources.hotprofile.shapes import parse_jst
 from sources.pipedrive import shapes
-from sources.pipedrive.settings import TABLES
+from sources.pipedrive.tables import TABLES
 
 Fetch = Callable[[str], list[tuple]]
 

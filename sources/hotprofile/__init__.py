@@ -1,4 +1,4 @@
-"""HotProfile → dlt: resources built from the registry in ``settings.py``.
+"""HotProfile → dlt: resources built from the registry in ``tables.py``.
 
 Per table: keyset (or, for business cards, numbered) pages in id order, ended by the API's totals; CDC
 on ``updated_at`` requested in Japan time (cursor minus ``lag``; business cards by whole Japan days);
@@ -21,7 +21,7 @@ from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources.hotprofile.paginators import PAGINATORS, all_pages
 from sources._warehouse import stored_keys, stored_rows
-from sources.hotprofile.settings import TABLES, Table
+from sources.hotprofile.tables import TABLES, Table
 from sources.hotprofile.shapes import JST, columns, nested_hints, normalize, normalizer, parse_jst, to_jst
 
 __all__ = ["HotProfileSettings", "hotprofile_source", "origin", "parse_jst", "to_jst", "normalize", "JST",

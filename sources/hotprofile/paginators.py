@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 from sources._errors import ApiError
 from sources._http import ApiClient
-from sources.hotprofile.settings import Table
+from sources.hotprofile.tables import Table
 
 log = logging.getLogger("crm_elt.hotprofile")
 

@@ -23,7 +23,7 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from sources._schema import DELETE_COLUMNS, column_hints, conformer
-from sources.hotprofile.settings import DATE_FORMAT, DATETIME_FORMAT, FLAG_SUFFIX, Table
+from sources.hotprofile.tables import DATE_FORMAT, DATETIME_FORMAT, FLAG_SUFFIX, Table
 
 JST = ZoneInfo("Asia/Tokyo")
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""Pipedrive → dlt: one resource per entry of the registry in ``settings.py``."""
+"""Pipedrive → dlt: one resource per entry of the registry in ``tables.py``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,7 +31,7 @@ def _columns(table: Any) -> dict[str, Any]:
 def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
                      tables: Iterable[str] | None = None, client: ApiClient | None = None) -> Any:
     from sources.pipedrive.readers import READERS, PipedriveRun
-    from sources.pipedrive.settings import TABLES
+    from sources.pipedrive.tables import TABLES
 
     ctx = ctx or RunContext()
     client = client or pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)

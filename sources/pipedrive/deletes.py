@@ -22,7 +22,7 @@ from typing import Any, Iterator
 
 from sources._warehouse import stored_rows
 from sources.pipedrive.paginators import PAGINATORS
-from sources.pipedrive.settings import V2_LIMIT, Table
+from sources.pipedrive.tables import V2_LIMIT, Table
 
 
 def is_flagged(table: Table, row: dict) -> bool:

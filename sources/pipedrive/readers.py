@@ -17,7 +17,7 @@ from sources.pipedrive.columns import COLUMNS, INCLUDE_FIELDS
 from sources.pipedrive.custom_fields import FieldCatalog, fetch_fields
 from sources.pipedrive.deletes import Vanished, flag, reconcile_scan
 from sources.pipedrive.paginators import PAGINATORS, v2_pages
-from sources.pipedrive.settings import DEAL_CHILDREN, FIELD_ENTITIES, TABLES, V2_LIMIT, Table
+from sources.pipedrive.tables import DEAL_CHILDREN, FIELD_ENTITIES, TABLES, V2_LIMIT, Table
 
 log = logging.getLogger("crm_elt.pipedrive")
 DEAL_BATCH = 100                   # /api/v2/deals/products accepts at most 100 deal_ids
