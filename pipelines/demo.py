@@ -47,7 +47,7 @@ def show_tables(duckdb_path: str) -> None:
             count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
             click.echo(f"  {schema}.{table:<28} {count:>8} rows")
     click.echo("\nTry:\n  duckdb " + duckdb_path + " \"SELECT status, count(*), sum(value) FROM pipedrive.deals "
-               "GROUP BY status ORDER BY 2 DESC\"")
+               "WHERE NOT is_deleted GROUP BY status ORDER BY 2 DESC\"")
     click.echo("or in Python: duckdb.connect('" + duckdb_path + "', read_only=True).sql('FROM hotprofile.clients LIMIT 5').show()")
 
 

@@ -22,7 +22,10 @@ def test_demo_loads_every_table_and_says_how_to_query(tmp_path, monkeypatch):
             assert f"{dataset}.{table}" in result.output
     assert query(target, "SELECT count(*) FROM pipedrive.deals")[0][0] == 40
     assert query(target, "SELECT count(*) FROM hotprofile.clients")[0][0] == 150
-    assert "Try:" in result.output and "SELECT" in result.output
+    suggested = next(line for line in result.output.splitlines() if line.strip().startswith("duckdb "))
+    by_status = query(target, suggested.split('"')[1])                    # the query the demo suggests runs
+    assert by_status and sum(n for _, n, _ in by_status) == query(
+        target, "SELECT count(*) FROM pipedrive.deals WHERE NOT is_deleted")[0][0]
 
     status = CliRunner().invoke(cli, ["status"], catch_exceptions=False)     # no local run log: the status view
     assert status.exit_code == 0, status.output
