@@ -11,7 +11,8 @@ from typing import Any, Callable
 import click
 
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT
-from pipelines.config import SOURCES, parse_date
+from sources import PACKAGES as SOURCES
+from sources._config import parse_date
 from pipelines.output import Reporter
 from pipelines.runner import Target, run_source
 from pipelines.text_table import format_table

@@ -8,29 +8,18 @@ import click
 import duckdb
 
 from pipelines.runner import Target, run_source
-from sources.hotprofile import HotProfileSettings
-from sources.pipedrive import PipedriveSettings
-
-DEMO_TOKEN = "demo-pipedrive-token"
-DEMO_KEY = "demo-hotprofile-key"
-DEMO_BURST = 100          # the emulated plan's requests per 2 s (Pipedrive "Power"); the client paces to it
+from sources import contracts
+from sources.hotprofile.contract import DEMO_KEY
+from sources.pipedrive.contract import DEMO_TOKEN
 
 
 def run_demo(duckdb_path: str, *, deals: int = 300, clients: int = 1000) -> None:
-    from sandbox.hotprofile import HotProfileSandbox
-    from sandbox.pipedrive import PipedriveSandbox
-
-    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN, burst=DEMO_BURST) as pipedrive, \
-            HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY) as hotprofile, \
-            tempfile.TemporaryDirectory(prefix="crm-elt-demo-") as state_dir:
-        click.echo(f"sandbox: Pipedrive at {pipedrive.base_url}, HotProfile at {hotprofile.url_instance}")
+    with tempfile.TemporaryDirectory(prefix="crm-elt-demo-") as state_dir:
         target = Target("duckdb", duckdb_path, state_dir, prefix="crm_elt_demo")
-        settings = {
-            "pipedrive": PipedriveSettings(pipedrive.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST),
-            "hotprofile": HotProfileSettings(hotprofile.url_instance, DEMO_KEY),
-        }
-        for source, source_settings in settings.items():
-            result = run_source(source, target, settings=source_settings)
+        for name, contract in contracts().items():
+            with contract.demo({"deals": deals, "clients": clients}) as settings:
+                click.echo(f"sandbox: {name} emulator up, loading")
+                result = run_source(name, target, settings=settings)
             for table in result.tables:
                 click.echo(f"  {result.dataset}.{table.table:<18} {table.rows:>7} rows  {table.requests:>4} requests")
     show_tables(duckdb_path)
@@ -40,7 +29,8 @@ def show_tables(duckdb_path: str) -> None:
     with duckdb.connect(duckdb_path, read_only=True) as con:
         names = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('pipedrive', 'hotprofile') AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' "
+            f"WHERE table_schema IN ({', '.join(repr(name) for name in contracts())}) "
+            "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\' "
             "ORDER BY 1, 2").fetchall()
         click.echo(f"\nLoaded into {duckdb_path}:")
         for schema, table in names:

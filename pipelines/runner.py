@@ -15,7 +15,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from destinations import make_destination
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
-from pipelines.config import SETTINGS
 from pipelines.lock import pipeline_lock
 from pipelines.runlog import append_run
 from pipelines.warehouse_status import record_in_warehouse
@@ -23,13 +22,7 @@ from sources._errors import ApiError, ConfigError, CrmEltError
 from sources._redact import redact
 from sources._http import ApiClient
 from sources._incremental import RunContext, Window
-from sources.hotprofile import hotprofile_source
-from sources.hotprofile.tables import TABLES as HOTPROFILE_TABLES
-from sources.pipedrive import pipedrive_source
-from sources.pipedrive.tables import TABLES as PIPEDRIVE_TABLES
-
-REGISTRIES = {"pipedrive": PIPEDRIVE_TABLES, "hotprofile": HOTPROFILE_TABLES}
-BUILDERS = {"pipedrive": pipedrive_source, "hotprofile": hotprofile_source}
+from sources import contracts
 
 NEXT_ITEM_MODE = "EXTRACT__NEXT_ITEM_MODE"
 
@@ -114,7 +107,7 @@ def dataset_name(source: str, account: str | None) -> str:
 
 
 def select_tables(source: str, tables: Iterable[str] | None) -> list[str] | None:
-    registry = REGISTRIES[source]
+    registry = contracts()[source].tables
     names = [t for t in (tables or []) if t]
     unknown = [t for t in names if t not in registry]
     if unknown:
@@ -129,14 +122,15 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
 
     Raises ``RunLocked`` (exit 3) at once when another run of the same pipeline holds its lock.
     """
-    names = select_tables(source, tables) or list(REGISTRIES[source])
+    contract = contracts()[source]
+    names = select_tables(source, tables) or list(contract.tables)
     select_tables(source, full_refresh)
-    settings = settings or SETTINGS[source](account)
+    settings = settings or contract.settings(account)
     if target.is_duckdb:
         refuse_mixing(target.duckdb_file, dataset_name(source, account), target.prefix)
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
         ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
-        dlt_source = BUILDERS[source](settings, ctx, names if tables else None, client)
+        dlt_source = contract.build(settings, ctx, names if tables else None, client)
         try:
             pipeline = target.pipeline(source, account)
         except Exception as exc:
@@ -234,7 +228,7 @@ def _record(pipeline: Any, target: Target, result: RunResult, started_at: dateti
     if isinstance(error, (DuckDBLocked, LoadError, DestinationConfigError)):
         return                      # the warehouse is out of reach: the local log has it
     loaded = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
-    record_in_warehouse(pipeline, run, [name for name in REGISTRIES[result.source] if name in loaded])
+    record_in_warehouse(pipeline, run, [name for name in contracts()[result.source].tables if name in loaded])
 
 
 def _utcnow() -> datetime:

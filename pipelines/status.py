@@ -6,10 +6,10 @@ import os
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from pipelines.config import SOURCES
 from pipelines.lock import pipelines_dir
 from pipelines.runlog import last_run, read_runs
-from pipelines.runner import REGISTRIES, Target, dataset_name, pipeline_name
+from pipelines.runner import Target, dataset_name, pipeline_name
+from sources import contracts
 
 HEADER = ("table", "cursor", "last_success", "rows_last_run", "rows_total", "freshness", "last_run")
 NEVER = "never run"
@@ -18,17 +18,17 @@ NEVER = "never run"
 def status_rows(target: Target, account: str | None = None, now: datetime | None = None) -> list[tuple]:
     now = now or datetime.now(timezone.utc)
     rows = []
-    for source in SOURCES:
+    for source, contract in contracts().items():
         name, dataset = pipeline_name(source, account), dataset_name(source, account)
         runs = read_runs(target.pipelines_dir, name)
         if not runs:                 # no local run log (another machine, an orchestrator, the demo)
             view = warehouse_view(target, source, account)
             if view:
-                rows += [view_row(dataset, table, view.get(table), now) for table in REGISTRIES[source]]
+                rows += [view_row(dataset, table, view.get(table), now) for table in contract.tables]
                 continue
         cursors = stored_cursors(target, name, source)
-        totals = warehouse_totals(target, source, account, REGISTRIES[source]) if runs else {}
-        for table in REGISTRIES[source]:
+        totals = warehouse_totals(target, source, account, contract.tables) if runs else {}
+        for table in contract.tables:
             ok, latest = last_run(runs, table, ok_only=True), last_run(runs, table)
             finished = datetime.fromisoformat(ok[0]["finished_at"]) if ok else None
             rows.append((f"{dataset}.{table}", cursors.get(table) or "-",

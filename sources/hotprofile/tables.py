@@ -120,3 +120,9 @@ TABLES: dict[str, Table] = {t.name: t for t in [
           paging="numbered", since_param="search[from_updated_on]", until_param="search[to_updated_on]",
           filter_format=DATE_FORMAT, lists=(("tag_ids", "bigint"),)),
 ]}
+
+
+def catalog_rows() -> list[tuple[str, ...]]:
+    """(table, endpoint, key, mode, deletes) per table, for `crm-elt tables` and the README."""
+    return [(t.name, f"POST {t.path}", "id", f"CDC on updated_at via {t.since_param}, merge", "id scan")
+            for t in TABLES.values()]

@@ -117,3 +117,41 @@ TABLES: dict[str, Table] = {t.name: t for t in [
 ]}
 
 DEAL_CHILDREN = tuple(t.name for t in TABLES.values() if t.reads_per_deal)
+
+
+# --- the registry as rows: `crm-elt tables` and the README (a test keeps them in sync) -----------------
+
+MODES = {
+    "cdc": "CDC on {cursor} (`updated_since`), merge",
+    "cdc_desc": "CDC on {cursor}, newest first, stops at the cursor; merge",
+    "full": "full table, merge",
+    "fields": "full table, merge; names custom-field columns",
+    "field_map": "built from the *_fields tables (no request), merge",
+    "per_deal": "deals changed since the last run, one call each; {how}",
+    "deal_batch": "deals changed since the last run, 100 per call; merge",
+}
+FLAGS = {"is_deleted": "`is_deleted` in the list", "active_flag": "`active_flag = false`"}
+
+
+def _mode(table: Table) -> str:
+    how = f"CDC on {table.cursor_field}, merge" if table.cursor_field else "merge"
+    return MODES[table.mode].format(cursor=table.cursor_field, how=how)
+
+
+def _deletes(table: Table) -> str:
+    """How a delete reaches the table (the README's "deletes" column)."""
+    if table.reads_per_deal:
+        return "with their deal; rows removed from a deal when it is next read"
+    if table.mode in ("full", "fields", "field_map"):
+        flagged = f"{FLAGS[table.deleted_flag]}, or " if table.deleted_flag else ""
+        return f"{flagged}gone from the list: every run"
+    if table.name == "deals":
+        return "`is_deleted` (listed 30 days); purged: id scan"
+    flagged = f"{FLAGS[table.deleted_flag]} when listed, else " if table.deleted_flag else ""
+    return f"{flagged}id scan"
+
+
+def catalog_rows() -> list[tuple[str, ...]]:
+    """(table, endpoint, key, mode, deletes) per table."""
+    return [(t.name, " + ".join(f"GET {e.path}" for e in t.endpoints) or "-", t.primary_key, _mode(t), _deletes(t))
+            for t in TABLES.values()]

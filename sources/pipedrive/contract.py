@@ -1,0 +1,24 @@
+"""Pipedrive as crm-elt sees it: registry, settings, builder, catalog, demo sandbox."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+from sources import SourceContract
+from sources.pipedrive import PipedriveSettings, pipedrive_source
+from sources.pipedrive.config import pipedrive_settings
+from sources.pipedrive.tables import TABLES, catalog_rows
+
+DEMO_TOKEN = "demo-pipedrive-token"
+DEMO_BURST = 100          # the emulated plan's requests per 2 s (Pipedrive "Power"); the client paces to it
+
+
+@contextmanager
+def demo(sizes: dict[str, int]) -> Iterator[PipedriveSettings]:
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=1, deals=sizes.get("deals", 300), token=DEMO_TOKEN, burst=DEMO_BURST) as sandbox:
+        yield PipedriveSettings(sandbox.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST)
+
+
+CONTRACT = SourceContract("pipedrive", TABLES, pipedrive_settings, pipedrive_source, catalog_rows, demo)
