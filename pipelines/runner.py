@@ -130,6 +130,7 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         refuse_mixing(target.duckdb_file, dataset_name(source, account), target.prefix)
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
         ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
+        client = client or contract.client(settings)
         dlt_source = contract.build(settings, ctx, names if tables else None, client)
         try:
             pipeline = target.pipeline(source, account)
@@ -149,10 +150,10 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
             error = exc
         result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=ctx.stopped)
         for name in names:
-            stats = dlt_source.client.stats.get(name)
+            stats = client.stats.get(name)
             result.tables.append(TableSummary(name, counts.get(name, 0), stats.requests if stats else 0,
                                               stats.tokens if stats else 0, ctx.seconds.get(name, 0.0)))
-            scan = dlt_source.client.stats.get(f"{name} (reconcile)")
+            scan = client.stats.get(f"{name} (reconcile)")
             if scan and scan.requests:      # the id scan's cost, on a line of its own
                 result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests, scan.tokens))
         _record(pipeline, target, result, started_at, error)

@@ -19,7 +19,7 @@ class SourceContract:
     build: Callable[..., Any]                           # (settings, ctx, tables, client) → the dlt source
     catalog: Callable[[], list[tuple[str, ...]]]        # (table, endpoint, key, mode, deletes) rows
     demo: Callable[[dict[str, int]], AbstractContextManager]   # sizes → a running sandbox, yields settings
-    reconcile: bool = True                              # has an id scan (`crm-elt run --reconcile`)
+    client: Callable[[Any], Any]                        # settings → the run's ApiClient (request/token stats)
 
 
 def contracts() -> dict[str, SourceContract]:

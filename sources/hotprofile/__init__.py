@@ -155,7 +155,7 @@ def hotprofile_source(settings: HotProfileSettings, ctx: RunContext | None = Non
                       tables: Iterable[str] | None = None, client: ApiClient | None = None) -> Any:
     ctx = ctx or RunContext()
     registry = resolve_tables(settings)
-    client = client or hotprofile_client(origin(settings.url_instance), settings.api_key)
+    client = client or make_client(settings)
     selected = [registry[name] for name in (tables or registry)]
 
     @dlt.source(name="hotprofile")
@@ -165,6 +165,9 @@ def hotprofile_source(settings: HotProfileSettings, ctx: RunContext | None = Non
             yield table_resource(table.name, read, ctx, primary_key="id", write_disposition="merge",
                                  columns=columns(table), nested_hints=nested_hints(table))
 
-    source = hotprofile()
-    source.client = client
-    return source
+    return hotprofile()
+
+
+def make_client(settings: HotProfileSettings) -> ApiClient:
+    """The run's HTTP client (its ``stats`` count requests per table)."""
+    return hotprofile_client(origin(settings.url_instance), settings.api_key)

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sources import SourceContract
-from sources.hotprofile import HotProfileSettings, hotprofile_source
+from sources.hotprofile import make_client, HotProfileSettings, hotprofile_source
 from sources.hotprofile.config import hotprofile_settings
 from sources.hotprofile.tables import TABLES, catalog_rows
 
@@ -21,4 +21,5 @@ def demo(sizes: dict[str, int]) -> Iterator[HotProfileSettings]:
         yield HotProfileSettings(box.url_instance, DEMO_KEY)
 
 
-CONTRACT = SourceContract("hotprofile", TABLES, hotprofile_settings, hotprofile_source, catalog_rows, demo)
+CONTRACT = SourceContract(name="hotprofile", tables=TABLES, settings=hotprofile_settings, build=hotprofile_source,
+                          catalog=catalog_rows, demo=demo, client=make_client)

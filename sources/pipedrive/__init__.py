@@ -34,7 +34,7 @@ def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
     from sources.pipedrive.tables import TABLES
 
     ctx = ctx or RunContext()
-    client = client or pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)
+    client = client or make_client(settings)
     # enough requests in flight to fill the plan's burst window at ~250 ms a response
     run = PipedriveRun(client, ctx, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
                        reconcile_every_hours=settings.reconcile_every_hours)
@@ -51,6 +51,9 @@ def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
                                  primary_key=table.primary_key, write_disposition=disposition,
                                  columns=_columns(table))
 
-    source = pipedrive()
-    source.client = client
-    return source
+    return pipedrive()
+
+
+def make_client(settings: PipedriveSettings) -> ApiClient:
+    """The run's HTTP client (its ``stats`` count requests and tokens per table)."""
+    return pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)

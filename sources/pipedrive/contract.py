@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from sources import SourceContract
-from sources.pipedrive import PipedriveSettings, pipedrive_source
+from sources.pipedrive import make_client, PipedriveSettings, pipedrive_source
 from sources.pipedrive.config import pipedrive_settings
 from sources.pipedrive.tables import TABLES, catalog_rows
 
@@ -21,4 +21,5 @@ def demo(sizes: dict[str, int]) -> Iterator[PipedriveSettings]:
         yield PipedriveSettings(sandbox.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST)
 
 
-CONTRACT = SourceContract("pipedrive", TABLES, pipedrive_settings, pipedrive_source, catalog_rows, demo)
+CONTRACT = SourceContract(name="pipedrive", tables=TABLES, settings=pipedrive_settings, build=pipedrive_source,
+                          catalog=catalog_rows, demo=demo, client=make_client)
