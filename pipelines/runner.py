@@ -29,9 +29,8 @@ NEXT_ITEM_MODE = "EXTRACT__NEXT_ITEM_MODE"
 
 @contextmanager
 def one_resource_at_a_time() -> Iterator[None]:
-    """dlt's fifo extraction for the duration of a run (not at import): the pacer sees requests in order,
-    per-table timing is meaningful, and the per-deal tables read the deals queued earlier in the same run.
-    A value the user set is respected."""
+    """dlt's fifo extraction for the duration of a run (not at import): one table at a time, so per-table
+    timing is meaningful (the sources are exact in either mode). A value the user set is respected."""
     previous = os.environ.get(NEXT_ITEM_MODE)
     os.environ[NEXT_ITEM_MODE] = previous or "fifo"
     try:

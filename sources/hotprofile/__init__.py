@@ -151,8 +151,15 @@ def _inside(moment: datetime | None, since: datetime | None, until: datetime | N
     return (since is None or moment >= since) and (until is None or moment < until)
 
 
-def hotprofile_source(settings: HotProfileSettings, ctx: RunContext | None = None,
-                      tables: Iterable[str] | None = None, client: ApiClient | None = None) -> Any:
+def hotprofile_source(settings: HotProfileSettings | None = None, ctx: RunContext | None = None,
+                      tables: Iterable[str] | None = None, client: ApiClient | None = None,
+                      account: str | None = None) -> Any:
+    """The HotProfile dlt source. With no arguments its settings come from dlt config
+    (``[sources.hotprofile]``, ``SOURCES__HOTPROFILE__*``; ``account``: ``[sources.hotprofile.<account>]`` first)."""
+    if settings is None:
+        from sources.hotprofile.config import hotprofile_settings
+
+        settings = hotprofile_settings(account)
     ctx = ctx or RunContext()
     registry = resolve_tables(settings)
     client = client or make_client(settings)

@@ -28,11 +28,19 @@ def _columns(table: Any) -> dict[str, Any]:
     return column_hints(COLUMNS[table.name])
 
 
-def pipedrive_source(settings: PipedriveSettings, ctx: RunContext | None = None,
-                     tables: Iterable[str] | None = None, client: ApiClient | None = None) -> Any:
+def pipedrive_source(settings: PipedriveSettings | None = None, ctx: RunContext | None = None,
+                     tables: Iterable[str] | None = None, client: ApiClient | None = None,
+                     account: str | None = None) -> Any:
+    """The Pipedrive dlt source. With no arguments its settings come from dlt config (``[sources.pipedrive]``,
+    ``SOURCES__PIPEDRIVE__*``; ``account``: ``[sources.pipedrive.<account>]`` first), so
+    ``pipedrive_source().with_resources("deals", "dealflow")`` works in any ``dlt.pipeline``."""
     from sources.pipedrive.readers import READERS, PipedriveRun
     from sources.pipedrive.tables import TABLES
 
+    if settings is None:
+        from sources.pipedrive.config import pipedrive_settings
+
+        settings = pipedrive_settings(account)
     ctx = ctx or RunContext()
     client = client or make_client(settings)
     # enough requests in flight to fill the plan's burst window at ~250 ms a response

@@ -33,6 +33,7 @@ class PipedriveRun:
     workers: int = 4                   # per-deal requests in flight (the pacer still sets the pace)
     reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
+    deals_reading: bool = False        # the deals resource is extracting (its children wait for its queue)
 
     def field_defs(self, entity: str) -> list[dict]:
         if entity not in self.fields:
@@ -134,6 +135,17 @@ def when(table: Table):
 
 
 def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
+    if table.name != "deals":
+        yield from read_changes(table, run)
+        return
+    run.deals_reading = True
+    try:
+        yield from read_changes(table, run)
+    finally:
+        run.deals_reading = False
+
+
+def read_changes(table: Table, run: PipedriveRun) -> Iterator[Any]:
     cursor, shape = run.cursor(table), Shaper(table, run)
     check = run.vanished(table, cursor)
     params = {**table.params, "limit": table.page_size, "sort_by": table.cursor_field, "sort_direction": "asc",
@@ -265,28 +277,34 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
     first, so paging stops at the cursor. Rows of deleted deals are loaded marked deleted."""
     shape, children = Shaper(table, run), DealChildren(table, run)
     cursor = run.cursor(table) if table.cursor_field else None
-    names = field_names(run) if table.name == "dealflow" and children.deals else {}
-    restored = children.restored() if cursor else set()
+    names: dict[str, str] = {}
+    for batch in children.batches():
+        if not batch:
+            yield []                  # deals is still reading (round-robin extraction): let it go on
+            continue
+        if table.name == "dealflow" and not names:
+            names = field_names(run)
+        restored = children.restored(batch) if cursor else set()
 
-    def fetch(deal_id: str) -> list[dict]:
-        # a deal restored after its rows were marked deleted is read whole, not from the cursor
-        since = cursor.since if cursor and deal_id not in restored else None
-        rows = []
-        for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
-            shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
-            newer = [row for row in shaped if not (since and parse_time(row.get(table.cursor_field)) < since)]
-            rows += newer
-            if len(newer) < len(shaped):
-                break
-        return rows
+        def fetch(deal_id: str, restored: set[str] = restored) -> list[dict]:
+            # a deal restored after its rows were marked deleted is read whole, not from the cursor
+            since = cursor.since if cursor and deal_id not in restored else None
+            rows = []
+            for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
+                shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
+                newer = [row for row in shaped if not (since and parse_time(row.get(table.cursor_field)) < since)]
+                rows += newer
+                if len(newer) < len(shaped):
+                    break
+            return rows
 
-    for deal_id, rows in ordered_parallel(fetch, children.deals, run.workers):
-        for row in rows if names else ():
-            row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
-        if cursor:
-            new = list(cursor.filter(rows, when(table)))
-            rows = rows if deal_id in restored else new     # a restored deal's boundary rows were loaded deleted
-        yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
+        for deal_id, rows in ordered_parallel(fetch, batch, run.workers):
+            for row in rows if names else ():
+                row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
+            if cursor:
+                new = list(cursor.filter(rows, when(table)))
+                rows = rows if deal_id in restored else new     # a restored deal's boundary rows were loaded deleted
+            yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
     yield from children.finish(shape)
     if cursor:
         cursor.commit()
@@ -300,15 +318,18 @@ def field_names(run: PipedriveRun) -> dict[str, str]:
 def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """``deal_ids=`` in batches of 100 for the changed deals; line items removed from a deal are marked."""
     shape, children = Shaper(table, run), DealChildren(table, run)
-    pending = children.deals
-    for start in range(0, len(pending), DEAL_BATCH):
-        batch = pending[start:start + DEAL_BATCH]
-        params = {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}
-        by_deal: dict[str, list[dict]] = {deal_id: [] for deal_id in batch}
-        for page in run.pages(table, params):
-            for row in page:
-                by_deal.setdefault(str(row["deal_id"]), []).append(row)
-        yield from children.loaded(shape, by_deal, track_removed=True)
+    for pending in children.batches():
+        if not pending:
+            yield []                  # deals is still reading (round-robin extraction): let it go on
+            continue
+        for start in range(0, len(pending), DEAL_BATCH):
+            batch = pending[start:start + DEAL_BATCH]
+            params = {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}
+            by_deal: dict[str, list[dict]] = {deal_id: [] for deal_id in batch}
+            for page in run.pages(table, params):
+                for row in page:
+                    by_deal.setdefault(str(row["deal_id"]), []).append(row)
+            yield from children.loaded(shape, by_deal, track_removed=True)
     yield from children.finish(shape)
 
 
@@ -325,13 +346,28 @@ class DealChildren:
         self.table, self.run = table, run
         self.queue = pending_deals(table, run)
         self.gone = run.deleted_deals(table.name)
-        self.deals = sorted(set(self.queue) | set(self.gone), key=int)
         self.known = dlt.current.resource_state().setdefault("ids", {})
         self.loaded_ids: set = set()           # rows of deleted deals emitted from the API this run
+        self.done: set[str] = set()            # deals read this run
 
-    def restored(self) -> set[str]:
-        """Live deals of this run with rows stored as deleted (the deal was deleted, then restored)."""
-        live = [int(deal_id) for deal_id in self.queue]
+    def batches(self) -> Iterator[list[str]]:
+        """The queued deals not read yet this run, until the queue is drained and ``deals`` has finished;
+        an empty batch while ``deals`` still reads (dlt's round-robin extraction interleaves resources,
+        so the children never depend on the extraction order)."""
+        while True:
+            batch = [deal_id for deal_id in sorted(set(self.queue) | set(self.gone), key=int)
+                     if deal_id not in self.done]
+            if batch:
+                self.done.update(batch)
+                yield batch
+            elif self.run.deals_reading:
+                yield []
+            else:
+                return
+
+    def restored(self, batch: list[str]) -> set[str]:
+        """Live deals of ``batch`` with rows stored as deleted (the deal was deleted, then restored)."""
+        live = [int(deal_id) for deal_id in batch if deal_id not in self.gone]
         _, marked = stored_keys(self.table.name, "deal_id", where=("deal_id", live)) if live else (set(), set())
         return {str(deal_id) for deal_id in marked}
 
