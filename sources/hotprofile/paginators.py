@@ -80,9 +80,7 @@ def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | Non
             remaining = None             # from here on an empty page ends the scan
         if first:
             total = remaining
-            if rows and remaining is not None and len(rows) < min(remaining, table.page_size):
-                log.info("%s: the server serves %d rows a page (asked for %d); paging on by total_count",
-                         table.name, len(rows), table.page_size)
+            _served_size(table, len(rows), remaining)      # says so when the server caps the page size
         first = False
         if not rows:
             if remaining and remaining == total and read >= total:

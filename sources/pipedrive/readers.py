@@ -167,25 +167,27 @@ def read_changes(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 def mark_vanished(table: Table, run: PipedriveRun, check: Vanished, shape: Shaper) -> Iterator[Any]:
     """After a complete read, or after the id scan: mark what the API no longer lists."""
+    deals = table.name == "deals"          # a deal revived or deleted here queues its children
     if check.scan:
         for page in reconcile_scan(table, run.client):
             check.saw(page)
             revived = check.revived(page)
-            if revived and table.name == "deals":
-                enqueue_changed_deals(run, revived)
             if revived:
+                if deals:
+                    enqueue_changed_deals(run, revived)
                 yield shape(revived)
     gone = check.gone()
     listed = check.listed(gone)
     if listed:
-        if table.name == "deals":
+        if deals:
             enqueue_changed_deals(run, listed)
         yield shape(listed)
     for rows in check.stored(gone):
-        if table.name == "deals":
+        if deals:
             deals_gone(run, [row["id"] for row in rows])
         yield shape.stored(rows)
-    mark_reconciled(dlt.current.resource_state(), run.ctx)
+    if table.reconcile:                     # full tables are compared every run: nothing to schedule
+        mark_reconciled(dlt.current.resource_state(), run.ctx)
 
 
 def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[str, ...] = DEAL_CHILDREN) -> None:
