@@ -22,7 +22,8 @@ from sources._errors import ApiError, ConfigError, CrmEltError
 from sources._redact import redact
 from sources._http import ApiClient
 from sources._incremental import RunContext, Window
-from sources import contracts
+from sources._stats import RunStats
+from sources import account_source, contracts
 
 NEXT_ITEM_MODE = "EXTRACT__NEXT_ITEM_MODE"
 
@@ -124,13 +125,14 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     contract = contracts()[source]
     names = select_tables(source, tables) or list(contract.tables)
     select_tables(source, full_refresh)
-    settings = settings or contract.settings(account)
+    ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
+    stats = client.stats if client else RunStats()
+    dlt_source = account_source(source, account, settings=settings, ctx=ctx, client=client, stats=stats)
+    if tables:
+        dlt_source = dlt_source.with_resources(*names)
     if target.is_duckdb:
         refuse_mixing(target.duckdb_file, dataset_name(source, account), target.prefix)
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
-        ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
-        client = client or contract.client(settings)
-        dlt_source = contract.build(settings, ctx, names if tables else None, client)
         try:
             pipeline = target.pipeline(source, account)
         except Exception as exc:
@@ -147,12 +149,11 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
             error = _root_cause(exc)
         except CrmEltError as exc:
             error = exc
-        result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=ctx.stopped)
+        result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=stats.stopped)
         for name in names:
-            stats = client.stats.get(name)
-            result.tables.append(TableSummary(name, counts.get(name, 0), stats.requests if stats else 0,
-                                              stats.tokens if stats else 0, ctx.seconds.get(name, 0.0)))
-            scan = client.stats.get(f"{name} (reconcile)")
+            table = stats[name]
+            result.tables.append(TableSummary(name, counts.get(name, 0), table.requests, table.tokens, table.seconds))
+            scan = stats.get(f"{name} (reconcile)")
             if scan and scan.requests:      # the id scan's cost, on a line of its own
                 result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests, scan.tokens))
         _record(pipeline, target, result, started_at, error)

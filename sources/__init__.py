@@ -1,6 +1,6 @@
-"""The CRMs crm-elt replicates, listed once: ``pipelines/`` (CLI, runs, status, demo, catalog) iterates
-``contracts()``. Adding a CRM = a package with a ``CONTRACT`` (see ``sources/pipedrive/contract.py``) plus
-one name in ``PACKAGES``."""
+"""The CRMs crm-elt replicates, listed once: ``pipelines/`` (CLI, runs, status, demo, catalog, Dagster)
+iterates ``contracts()``. Adding a CRM = a package with a ``CONTRACT`` (see ``sources/pipedrive/contract.py``)
+plus one name in ``PACKAGES``."""
 from __future__ import annotations
 
 import importlib
@@ -13,13 +13,12 @@ PACKAGES = ("pipedrive", "hotprofile")
 
 @dataclass(frozen=True)
 class SourceContract:
-    name: str                                           # dataset and config section: [sources.<name>]
+    name: str                                           # dataset, dlt source name and config section
     tables: Mapping[str, Any]                           # the table registry
-    settings: Callable[[str | None], Any]               # account → settings from dlt config (ConfigError: one line)
-    build: Callable[..., Any]                           # (settings, ctx, tables, client) → the dlt source
+    source: Any                                         # the @dlt.source function (settings injected by dlt)
     catalog: Callable[[], list[tuple[str, ...]]]        # (table, endpoint, key, mode, deletes) rows
     demo: Callable[[dict[str, int]], AbstractContextManager]   # sizes → a running sandbox, yields settings
-    client: Callable[[Any], Any]                        # settings → the run's ApiClient (request/token stats)
+    offline: Any                                        # settings that reach no API (asset specs, docs)
 
 
 def contracts() -> dict[str, SourceContract]:
@@ -29,3 +28,27 @@ def contracts() -> dict[str, SourceContract]:
         contract = importlib.import_module(f"sources.{package}.contract").CONTRACT
         found[contract.name] = contract
     return found
+
+
+def account_source(source: str, account: str | None = None, **arguments: Any) -> Any:
+    """The dlt source of one company: ``[sources.<source>.<account>]`` first, then ``[sources.<source>]``
+    (dlt's ``clone(name=account, section=source)``). Its name stays ``source``, so its state and schema
+    are the same whichever way it is run (CLI, Dagster, Airflow). A value dlt cannot coerce to its type is
+    one ``ConfigError`` line naming the key."""
+    from dlt.common.configuration.exceptions import ConfigurationValueError
+
+    from sources._config import one_line
+
+    factory = contracts()[source].source
+    if account:
+        factory = factory.clone(name=account, section=source)
+    try:
+        built = factory(**arguments)
+    except ConfigurationValueError as exc:
+        raise one_line(exc, source, account) from None
+    return built.clone(with_name=source) if account else built
+
+
+def spec_source(source: str) -> Any:
+    """The source's resources without credentials and without a request: for asset specs (Dagster)."""
+    return contracts()[source].source(settings=contracts()[source].offline)

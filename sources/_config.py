@@ -1,50 +1,49 @@
-"""Resolve source settings the dlt way: .dlt/*.toml or env vars (SOURCES__PIPEDRIVE__API_TOKEN, ...).
+"""Checks of the settings dlt injects into a source (``.dlt/*.toml`` or ``SOURCES__<SOURCE>__*`` variables).
 
-``account`` reads ``[sources.<source>.<account>]`` first, then falls back to ``[sources.<source>]``. Every
-problem is one ``ConfigError`` line naming the key (and its environment variable) to fix.
+A source built as ``<source>_source.clone(name="eu", section="<source>")`` reads ``[sources.<source>.eu]``
+first, then ``[sources.<source>]`` (dlt's own section fallback). Every problem is one ``ConfigError`` line
+naming the key (and its environment variable) that was looked up first.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-import dlt
 import pendulum
 
 from sources._errors import ConfigError
 from sources._redact import register_secret
 
 
-def config_key(source: str, name: str, account: str | None) -> str:
-    return f"sources.{source}.{account}.{name}" if account else f"sources.{source}.{name}"
+def config_key(name: str, source: str | None = None) -> str:
+    """``name``'s key in the source being built: ``sources.pipedrive.api_token``, or
+    ``sources.pipedrive.eu.api_token`` inside a source cloned with ``name="eu"``."""
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs.config_section_context import ConfigSectionContext
+
+    sections = tuple(Container()[ConfigSectionContext].sections or ())
+    if len(sections) == 3 and sections[0] == "sources":
+        _, section, clone = sections
+        return f"sources.{section}.{name}" if clone == section else f"sources.{section}.{clone}.{name}"
+    return f"sources.{source}.{name}" if source else name
 
 
-def _env(key: str) -> str:
+def env_var(key: str) -> str:
     return key.upper().replace(".", "__")
 
 
-def lookup(source: str, name: str, account: str | None = None, secret: bool = False) -> Any:
-    provider = dlt.secrets if secret else dlt.config
-    for candidate in ([account, None] if account else [None]):
-        value = provider.get(config_key(source, name, candidate))
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def require(source: str, name: str, account: str | None, secret: bool = False) -> Any:
-    value = lookup(source, name, account, secret)
-    if value is None:
-        key = config_key(source, name, account)
+def required(value: Any, name: str, secret: bool = False) -> str:
+    if value is None or str(value).strip() == "":
+        key = config_key(name)
         where = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
-        raise ConfigError(f"missing {key}: set it in {where} or the environment variable {_env(key)}")
+        raise ConfigError(f"missing {key}: set it in {where} or the environment variable {env_var(key)}")
+    value = str(value).strip()          # a pasted token often carries a trailing newline
     if secret:
-        value = str(value).strip()          # a pasted token often carries a trailing newline
         register_secret(value)
     return value
 
 
-def parse_date(value: Any, what: str) -> datetime | None:
+def parse_date(value: Any, name: str) -> datetime | None:
     """ISO date or datetime (naive = UTC) → aware UTC datetime."""
     if value in (None, ""):
         return None
@@ -53,21 +52,28 @@ def parse_date(value: Any, what: str) -> datetime | None:
     try:
         parsed = pendulum.parse(str(value), tz="UTC")
     except Exception:
-        raise ConfigError(f"{what}: {value!r} is not an ISO date or datetime (e.g. 2024-01-31 or "
-                          "2024-01-31T12:00:00Z)") from None
+        parsed = None
     if not isinstance(parsed, datetime):
-        raise ConfigError(f"{what}: {value!r} is not an ISO date or datetime")
+        raise ConfigError(f"{config_key(name)}: {value!r} is not an ISO date or datetime (e.g. 2024-01-31 or "
+                          "2024-01-31T12:00:00Z)")
     return datetime.fromtimestamp(parsed.timestamp(), tz=timezone.utc)
 
 
-def number(source: str, name: str, account: str | None, default: float, minimum: float) -> float:
-    value = lookup(source, name, account)
-    if value in (None, ""):
-        return default
+def at_least(value: Any, name: str, minimum: float) -> float:
     try:
         parsed = float(value)
     except (TypeError, ValueError):
         parsed = minimum - 1
     if parsed < minimum:
-        raise ConfigError(f"{config_key(source, name, account)}: {value!r} is not a number >= {minimum:g}")
+        raise ConfigError(f"{config_key(name)}: {value!r} is not a number >= {minimum:g}")
     return parsed
+
+
+def one_line(exc: Exception, source: str, account: str | None) -> ConfigError:
+    """dlt's errors about injected values (a value that cannot be coerced to its type) → one line."""
+    field = getattr(exc, "field_name", None)
+    if field is None:
+        return ConfigError(str(exc).strip().splitlines()[0])
+    key = f"sources.{source}.{account}.{field}" if account else f"sources.{source}.{field}"
+    hint = getattr(getattr(exc, "hint", None), "__name__", "the documented type")
+    return ConfigError(f"{key}: {getattr(exc, 'field_value', None)!r} is not a valid {hint}")

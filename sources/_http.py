@@ -12,7 +12,6 @@ import random
 import re
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
@@ -21,6 +20,7 @@ import requests
 
 from sources._errors import ApiError, BudgetExhausted, ConfigError, CrmEltError
 from sources._redact import redact, register_secret
+from sources._stats import RunStats
 
 log = logging.getLogger("crm_elt.http")
 
@@ -91,13 +91,6 @@ class ErrorPolicy:
 
 
 @dataclass
-class TableStats:
-    requests: int = 0
-    tokens: int = 0
-    retries: int = 0
-
-
-@dataclass
 class ApiClient:
     base_url: str
     policy: ErrorPolicy
@@ -110,11 +103,10 @@ class ApiClient:
     backoff: float = 1.0
     max_backoff: float = 60.0
     session: requests.Session = field(default_factory=requests.Session)
-    stats: dict[str, TableStats] = field(default_factory=lambda: defaultdict(TableStats))
+    stats: RunStats = field(default_factory=RunStats)         # the run's counters (requests, tokens, retries)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
-        self._stats_lock = threading.Lock()
         # per-deal reads run a few requests in parallel: keep a connection per worker
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
@@ -138,18 +130,14 @@ class ApiClient:
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
-        with self._stats_lock:
-            stats = self.stats[table]
         attempts = rate_limited = 0
         while True:
             response = self._send(method, url, query)
             if isinstance(response, str):                      # a network failure, by exception name
-                attempts = self._retry(stats, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
+                attempts = self._retry(table, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
                                        f"{response} on {shown}")
                 continue
-            with self._stats_lock:
-                stats.requests += 1
-                stats.tokens += cost
+            self.stats.count(table, requests=1, tokens=cost)
             log.debug("%s -> %s", redact(shown), response.status_code)
             self._observe_rate_headers(response)
             status = response.status_code
@@ -169,7 +157,7 @@ class ApiClient:
                 if not retry_server_errors:
                     raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown} "
                                    "(not retried: this API answers 5xx to invalid parameters)")
-                attempts = self._retry(stats, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
+                attempts = self._retry(table, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
                                        f"HTTP {status} on {shown}")
                 continue
             if status == 404 and missing_ok:
@@ -184,7 +172,7 @@ class ApiClient:
                 body, decoded = None, False
             if decoded:
                 return body
-            attempts = self._retry(stats, attempts, f"{self.policy.api} sent a non-JSON body for {shown}: "
+            attempts = self._retry(table, attempts, f"{self.policy.api} sent a non-JSON body for {shown}: "
                                    f"{redact(_snippet(response))}", f"malformed JSON on {shown}")
 
     def _send(self, method: str, url: str, query: dict[str, Any]) -> requests.Response | str:
@@ -214,18 +202,14 @@ class ApiClient:
             raise ConfigError(f"cannot resolve {self.policy.api} host {host!r}: check {self.policy.location_key}")
         return name
 
-    def _retry(self, stats: TableStats, attempts: int, give_up: str, why: str) -> int:
+    def _retry(self, table: str, attempts: int, give_up: str, why: str) -> int:
         """Count a failed attempt; back off, or raise ``give_up`` once retries are spent."""
         attempts += 1
-        self._count_retry(stats)
+        self.stats.count(table, retries=1)
         if attempts > self.max_retries:
             raise ApiError(f"{give_up} (after {attempts} attempts)")
         self._backoff(attempts, why)
         return attempts
-
-    def _count_retry(self, stats: TableStats) -> None:
-        with self._stats_lock:
-            stats.retries += 1
 
     @staticmethod
     def _unresolvable(exc: requests.RequestException) -> bool:

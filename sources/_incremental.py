@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, MutableMapping
 
+from sources._stats import RunStats
+
 UTC = timezone.utc
 
 
@@ -27,14 +29,12 @@ class Window:
 
 @dataclass
 class RunContext:
-    """What one run shares between its tables."""
+    """What one run asks of its tables (the answers go to ``sources._stats.RunStats``)."""
 
     window: Window | None = None
     full_refresh: frozenset[str] = frozenset()
     reconcile: bool = False               # also scan every id and mark rows gone from the API as deleted
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
-    stopped: str | None = None            # set when the daily budget ran out: later tables yield nothing
-    seconds: dict[str, float] = field(default_factory=dict)   # extraction time per table
     started_at: datetime = field(init=False)
 
     def __post_init__(self) -> None:
@@ -128,7 +128,7 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def guarded(read: Callable[[], Iterator[Any]], ctx: RunContext) -> Iterator[Any]:
+def guarded(read: Callable[[], Iterator[Any]], stats: RunStats) -> Iterator[Any]:
     """Run one table's reader; when the API budget runs out, keep what was read and stop the run.
 
     Rows already yielded are loaded; the table's cursor was not committed, so the next run re-reads them.
@@ -136,12 +136,12 @@ def guarded(read: Callable[[], Iterator[Any]], ctx: RunContext) -> Iterator[Any]
     """
     from sources._errors import BudgetExhausted
 
-    if not ctx.stopped:
+    if not stats.stopped:
         try:
             yield from read()
         except BudgetExhausted as exc:
-            ctx.stopped = str(exc)
-    if ctx.stopped:
+            stats.stopped = str(exc)
+    if stats.stopped:
         keep_rows_of_unfinished_table()
 
 
@@ -156,16 +156,16 @@ def keep_rows_of_unfinished_table() -> None:
         resource.apply_hints(write_disposition="merge")
 
 
-def table_resource(name: str, read: Callable[[], Iterator[Any]], ctx: RunContext, **hints: Any) -> Any:
+def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, **hints: Any) -> Any:
     """One registry entry as a dlt resource whose reader is ``guarded``."""
     import dlt
 
     def rows() -> Iterator[Any]:
         started = time.monotonic()
         try:
-            yield from guarded(read, ctx)
+            yield from guarded(read, stats)
         finally:
-            ctx.seconds[name] = ctx.seconds.get(name, 0.0) + time.monotonic() - started
+            stats.count(name, seconds=time.monotonic() - started)
 
     rows.__name__ = rows.__qualname__ = name
     return dlt.resource(rows, name=name, **hints)

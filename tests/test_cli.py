@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from conftest import HP_KEY, PD_TOKEN, query
 from pipelines.cli import cli
 
-ENV_KEYS = ("API_TOKEN", "COMPANY_DOMAIN", "BASE_URL", "START_DATE", "RATE_LIMIT_BURST")
+ENV_KEYS = ("API_TOKEN", "COMPANY_DOMAIN", "BASE_URL", "START_DATE")
 
 
 @pytest.fixture
@@ -15,6 +15,7 @@ def env(monkeypatch, tmp_path):
     """A clean configuration: only what each test sets (env vars take precedence over .dlt/ files)."""
     for key in ENV_KEYS:
         monkeypatch.setenv(f"SOURCES__PIPEDRIVE__{key}", "")
+    monkeypatch.delenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", raising=False)
     for key in ("API_KEY", "URL_INSTANCE", "START_DATE"):
         monkeypatch.setenv(f"SOURCES__HOTPROFILE__{key}", "")
     return monkeypatch

@@ -7,7 +7,7 @@ import pytest
 from sources._http import pipedrive_client
 from sources.pipedrive import custom_fields as cf
 from sources.pipedrive.custom_fields import ADDRESS_PARTS, FieldCatalog, fetch_fields, snake_name
-from sources.pipedrive.paginators import v1_pages, v2_pages
+from sources.pipedrive.paginators import CURSOR, OFFSET
 
 TOKEN = "t"
 DEAL_STANDARD = {"id", "title", "value", "currency", "owner_id", "org_id", "person_id", "status", "custom_fields"}
@@ -29,7 +29,7 @@ def client(sb):
 def v2_deals(client) -> list[dict]:
     params = {"limit": 500, "status": "open,won,lost,deleted"}
     return [row for path in ("/api/v2/deals", "/api/v2/deals/archived")
-            for page in v2_pages(client, path, params, table="deals", cost=10) for row in page]
+            for page in CURSOR.pages(client, path, params, table="deals", cost=10) for row in page]
 
 
 def deal_catalog(client, names=None, standard=DEAL_STANDARD) -> tuple[FieldCatalog, dict]:
@@ -252,7 +252,7 @@ def test_v1_lead_rows_are_converted(sb, client):
     catalog = FieldCatalog("lead", fetch_fields(client, "lead", table="lead_fields"), {}, {"title", "value"})
     keys = sb.custom_field_keys("deal")
     labels = {o["id"]: o["label"] for f in fetch_fields(client, "deal", table="x") for o in (f["options"] or [])}
-    leads = [row for page in v1_pages(client, "/v1/leads", {"limit": 500}, table="leads", cost=20) for row in page]
+    leads = [row for page in OFFSET.pages(client, "/v1/leads", {"limit": 500}, table="leads", cost=20) for row in page]
     assert leads
     checked = set()
     for lead in leads:

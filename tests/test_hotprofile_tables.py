@@ -536,7 +536,6 @@ def test_500_on_first_page_fails_fast(sb, target, table):
 
 @pytest.mark.parametrize("table", TABLES)
 def test_200_without_the_table_key_is_an_error(table):
-    from sources.hotprofile.paginators import PAGINATORS
     from sources.hotprofile.tables import TABLES as REGISTRY
 
     class Stub:
@@ -544,7 +543,7 @@ def test_200_without_the_table_key_is_an_error(table):
             return {"errors": [{"message": "メンテナンス中"}]}
 
     with pytest.raises(ApiError, match=f"without a '{table}' list"):
-        next(PAGINATORS[REGISTRY[table].paging](Stub(), REGISTRY[table], {}))
+        next(REGISTRY[table].paging(Stub(), REGISTRY[table], {}))
 
 
 def test_numbered_paging_stops_when_the_api_ignores_page_numbers():
@@ -701,7 +700,6 @@ def test_numbered_paging_fails_on_a_short_page_before_the_end():
 @pytest.mark.parametrize("table", ["clients", "business_cards"])
 def test_a_total_count_lower_than_the_rows_sent_is_not_trusted(table):
     """A capped or stale count must not end a scan early: page on to an empty page instead."""
-    from sources.hotprofile.paginators import PAGINATORS
     from sources.hotprofile.tables import TABLES as REGISTRY
 
     rows = [{"id": i} for i in range(1, 61)]
@@ -720,5 +718,5 @@ def test_a_total_count_lower_than_the_rows_sent_is_not_trusted(table):
             return {table: served, "pages": {"total_count": 20, "total_number": 1}}
 
     stub = Undercount()
-    got = sorted(r["id"] for page in PAGINATORS[REGISTRY[table].paging](stub, REGISTRY[table], {}) for r in page)
+    got = sorted(r["id"] for page in REGISTRY[table].paging(stub, REGISTRY[table], {}) for r in page)
     assert got == list(range(1, 61)) and stub.calls == 4

@@ -11,7 +11,9 @@ from sources._schema import DELETE_COLUMNS, TYPES, column_hints, conformer
 from sources.pipedrive import shapes
 from sources.pipedrive.columns import COLUMNS, INCLUDE_FIELDS
 from sources.pipedrive.custom_fields import FieldCatalog
-from sources.pipedrive.tables import FIELD_ENTITIES, TABLES
+from sources.pipedrive.custom_fields import ENTITIES
+from sources.pipedrive.readers import CDC, CDC_NEWEST_FIRST, PER_DEAL
+from sources.pipedrive.tables import TABLES
 
 HASH_KEY = re.compile(r"[0-9a-f]{40}")           # a lead's custom value, or its _currency/_<part> sub-key
 SANDBOX_NAME = {"dealflow": "flow", "deal_participants": "participants"}
@@ -25,7 +27,7 @@ def ds() -> Dataset:
 def stored_rows(ds: Dataset, table: str) -> list[dict]:
     """The emulator's rows of ``table`` as the pipeline stores them, minus the custom-field values."""
     if table == "custom_fields":
-        return [row for entity in FIELD_ENTITIES
+        return [row for entity in ENTITIES
                 for row in FieldCatalog(entity, ds.fields[entity], {}).mapping_rows()]
     if table == "dealflow":      # dealChange items only; the pipeline renames item_id to deal_id
         shaped = [shapes.flow_event(item, deal_id) for deal_id in sorted(ds.deals)
@@ -57,7 +59,7 @@ def test_types_are_known_and_delete_columns_present(table):
 def test_primary_and_cursor_columns_are_declared():
     for table in TABLES.values():
         assert table.primary_key in COLUMNS[table.name], table.name
-        if table.cursor_field and table.mode in ("cdc", "cdc_desc", "per_deal"):
+        if table.cursor_field and table.read in (CDC, CDC_NEWEST_FIRST, PER_DEAL):
             assert COLUMNS[table.name][table.cursor_field] == "timestamp", table.name
 
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import pd_settings, query, run_pipedrive
 from truth import assert_pipedrive_exact
 from sources._incremental import parse_time
+from sources.pipedrive.readers import CDC, CDC_NEWEST_FIRST, FIELDS, FULL
 from sources.pipedrive.tables import TABLES
 
 # warehouse table → (sandbox table, key of the API object)
@@ -95,9 +96,9 @@ def test_no_change_run_costs_one_request_per_cdc_endpoint(pipedrive_sb, target, 
     for path in CDC_PATHS:
         assert paths[path] == 1, path
     assert not any("/flow" in p or "/participants" in p or p == "/api/v2/deals/products" for p in paths)
-    assert sum(t.rows for t in result.tables if TABLES[t.table].mode.startswith("cdc")) == 0
+    assert sum(t.rows for t in result.tables if TABLES[t.table].read in (CDC, CDC_NEWEST_FIRST)) == 0
     assert sum(paths.values()) == len(CDC_PATHS) + sum(
-        len(t.endpoints) for t in TABLES.values() if t.mode in ("full", "fields"))
+        len(t.endpoints) for t in TABLES.values() if t.read in (FULL, FIELDS))
 
 
 def test_children_only_for_changed_deals(pipedrive_sb, target, loaded):

@@ -6,39 +6,33 @@ rows normalized and conformed to the declared columns by ``shapes.normalizer``, 
 ``updated_at`` wins). Deletes: an id scan, every ``reconcile_every_hours`` or on ``RunContext.reconcile``,
 marks rows that vanished ``is_deleted``; a read without a stored cursor is compared by itself.
 Conventions: ``README.md`` here.
+
+``hotprofile_source()`` is a plain dlt source: dlt injects its settings from ``[sources.hotprofile]``
+(``SOURCES__HOTPROFILE__*``); ``hotprofile_source.clone(name="tokyo", section="hotprofile")()`` reads
+``[sources.hotprofile.tokyo]`` first.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator, Optional
 
 import dlt
 
+from sources._config import config_key
 from sources._errors import ConfigError
 from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
-from sources.hotprofile.paginators import PAGINATORS, all_pages
+from sources._stats import RunStats
 from sources._warehouse import stored_keys, stored_rows
+from sources.hotprofile.config import HotProfileSettings, hotprofile_settings
+from sources.hotprofile.paginators import all_pages
 from sources.hotprofile.tables import TABLES, Table
 from sources.hotprofile.shapes import JST, columns, nested_hints, normalize, normalizer, parse_jst, to_jst
 
 __all__ = ["HotProfileSettings", "hotprofile_source", "origin", "parse_jst", "to_jst", "normalize", "JST",
-           "PATH_KEYS", "resolve_tables"]
-
-# config key (in [sources.hotprofile] / [sources.hotprofile.<account>]) → table whose call it overrides
-PATH_KEYS = {f"{name}_path": name for name in TABLES}
-
-
-@dataclass
-class HotProfileSettings:
-    url_instance: str
-    api_key: str
-    start_date: datetime | None = None
-    lag: timedelta = timedelta(minutes=10)
-    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
-    paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
+           "resolve_tables"]
 
 
 def origin(url_instance: str) -> str:
@@ -53,12 +47,12 @@ def resolve_tables(settings: HotProfileSettings) -> dict[str, Table]:
     unknown = sorted(set(paths) - set(TABLES))
     if unknown:
         raise ConfigError(f"unknown HotProfile table(s) in path settings: {', '.join(unknown)}; "
-                          f"use {', '.join(f'sources.hotprofile.{key}' for key in PATH_KEYS)}")
+                          f"use {', '.join(config_key(f'{name}_path') for name in TABLES)}")
     tables = dict(TABLES)
     for name, path in paths.items():
         path = str(path).strip()
         if not path.startswith("/") or "?" in path:
-            raise ConfigError(f"sources.hotprofile.{name}_path must be a path such as "
+            raise ConfigError(f"{config_key(f'{name}_path')} must be a path such as "
                               f"{TABLES[name].path!r}, got {path!r}")
         tables[name] = replace(TABLES[name], path=path.rstrip("/"))
     return tables
@@ -123,7 +117,7 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
     params = {table.since_param: since and to_jst(since, table.filter_format),
               table.until_param: last and to_jst(last, table.filter_format)}
     seen: set[int] = set()
-    for page in PAGINATORS[table.paging](client, table, params):
+    for page in table.paging(client, table, params):
         rows = [norm(row) for row in page]
         if scan or compare:
             seen.update(int(row["id"]) for row in rows)
@@ -151,30 +145,32 @@ def _inside(moment: datetime | None, since: datetime | None, until: datetime | N
     return (since is None or moment >= since) and (until is None or moment < until)
 
 
-def hotprofile_source(settings: HotProfileSettings | None = None, ctx: RunContext | None = None,
-                      tables: Iterable[str] | None = None, client: ApiClient | None = None,
-                      account: str | None = None) -> Any:
-    """The HotProfile dlt source. With no arguments its settings come from dlt config
-    (``[sources.hotprofile]``, ``SOURCES__HOTPROFILE__*``; ``account``: ``[sources.hotprofile.<account>]`` first)."""
-    if settings is None:
-        from sources.hotprofile.config import hotprofile_settings
-
-        settings = hotprofile_settings(account)
+@dlt.source(name="hotprofile", section="hotprofile")
+def hotprofile_source(
+    api_key: Optional[str] = dlt.secrets.value,
+    url_instance: Optional[str] = None,             # example.hot-profile.com (or a full origin: an emulator)
+    start_date: Optional[str] = None,               # ISO date: the first load reads rows updated since
+    lag_minutes: float = 10,                        # CDC re-reads this much before the cursor
+    reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
+    clients_path: Optional[str] = None,             # call paths (default: the registry's)
+    leads_path: Optional[str] = None,
+    business_cards_path: Optional[str] = None,
+    settings: Optional[HotProfileSettings] = None,  # checked settings instead of the values above
+    ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
+    client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
+    stats: Optional[RunStats] = None,               # collects the run's figures: requests, tokens, seconds, stop
+) -> Iterator[Any]:
+    paths = {"clients": clients_path, "leads": leads_path, "business_cards": business_cards_path}
+    settings = settings or hotprofile_settings(api_key, url_instance, start_date, lag_minutes, reconcile_every_hours,
+                                               paths)
     ctx = ctx or RunContext()
-    registry = resolve_tables(settings)
-    client = client or make_client(settings)
-    selected = [registry[name] for name in (tables or registry)]
-
-    @dlt.source(name="hotprofile")
-    def hotprofile() -> Any:
-        for table in selected:
-            read = partial(read_table, table, client, ctx, settings)
-            yield table_resource(table.name, read, ctx, primary_key="id", write_disposition="merge",
-                                 columns=columns(table), nested_hints=nested_hints(table))
-
-    return hotprofile()
+    client = client or make_client(settings, stats)
+    for table in resolve_tables(settings).values():
+        read = partial(read_table, table, client, ctx, settings)
+        yield table_resource(table.name, read, client.stats, primary_key="id", write_disposition="merge",
+                             columns=columns(table), nested_hints=nested_hints(table))
 
 
-def make_client(settings: HotProfileSettings) -> ApiClient:
+def make_client(settings: HotProfileSettings, stats: RunStats | None = None) -> ApiClient:
     """The run's HTTP client (its ``stats`` count requests per table)."""
-    return hotprofile_client(origin(settings.url_instance), settings.api_key)
+    return hotprofile_client(origin(settings.url_instance), settings.api_key, stats=stats or RunStats())

@@ -1,19 +1,30 @@
-"""HotProfile settings from dlt config (``[sources.hotprofile]``, or ``[sources.hotprofile.<account>]``)."""
+"""HotProfile settings: the values dlt injects into ``hotprofile_source``, checked (one-line errors)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from sources._config import config_key, lookup, number, parse_date, require
-from sources.hotprofile import PATH_KEYS, HotProfileSettings
+from sources._config import at_least, parse_date, required
 
 
-def hotprofile_settings(account: str | None = None) -> HotProfileSettings:
-    key = require("hotprofile", "api_key", account, secret=True)
-    url = str(require("hotprofile", "url_instance", account)).strip()
+@dataclass
+class HotProfileSettings:
+    url_instance: str
+    api_key: str
+    start_date: datetime | None = None
+    lag: timedelta = timedelta(minutes=10)
+    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
+    paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
+
+
+def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_minutes: Any,
+                        reconcile_every_hours: Any, paths: dict[str, Any]) -> HotProfileSettings:
+    key = required(api_key, "api_key", secret=True)
     return HotProfileSettings(
-        url_instance=url, api_key=str(key),
-        start_date=parse_date(lookup("hotprofile", "start_date", account), config_key("hotprofile", "start_date", account)),
-        lag=timedelta(minutes=number("hotprofile", "lag_minutes", account, default=10, minimum=0)),
-        reconcile_every_hours=number("hotprofile", "reconcile_every_hours", account, default=24, minimum=0),
-        paths={table: str(value) for key, table in PATH_KEYS.items() if (value := lookup("hotprofile", key, account))},
+        url_instance=required(url_instance, "url_instance"), api_key=key,
+        start_date=parse_date(start_date, "start_date"),
+        lag=timedelta(minutes=at_least(lag_minutes, "lag_minutes", 0)),
+        reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
+        paths={table: str(path) for table, path in paths.items() if path},
     )

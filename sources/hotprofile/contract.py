@@ -1,12 +1,11 @@
-"""HotProfile as crm-elt sees it: registry, settings, builder, catalog, demo sandbox."""
+"""HotProfile as crm-elt sees it: registry, dlt source, catalog, demo sandbox."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
 from sources import SourceContract
-from sources.hotprofile import make_client, HotProfileSettings, hotprofile_source
-from sources.hotprofile.config import hotprofile_settings
+from sources.hotprofile import HotProfileSettings, hotprofile_source
 from sources.hotprofile.tables import TABLES, catalog_rows
 
 DEMO_KEY = "demo-hotprofile-key"
@@ -21,5 +20,5 @@ def demo(sizes: dict[str, int]) -> Iterator[HotProfileSettings]:
         yield HotProfileSettings(box.url_instance, DEMO_KEY)
 
 
-CONTRACT = SourceContract(name="hotprofile", tables=TABLES, settings=hotprofile_settings, build=hotprofile_source,
-                          catalog=catalog_rows, demo=demo, client=make_client)
+CONTRACT = SourceContract(name="hotprofile", tables=TABLES, source=hotprofile_source, catalog=catalog_rows,
+                          demo=demo, offline=HotProfileSettings("offline.invalid", "offline-settings-no-key"))

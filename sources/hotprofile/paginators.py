@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from sources._errors import ApiError
 from sources._http import ApiClient
-from sources.hotprofile.tables import Table
+
+if TYPE_CHECKING:
+    from sources.hotprofile.tables import Table
 
 log = logging.getLogger("crm_elt.hotprofile")
 
@@ -187,7 +189,4 @@ def _served_size(table: Table, served: int, count: int | None) -> int:
 def all_pages(client: ApiClient, table: Table) -> Iterator[list[dict]]:
     """Every row, the cheapest way (largest page, no date filter): the reconcile id scan. Its requests
     count under ``<table> (reconcile)`` (a line of its own in the run summary)."""
-    return PAGINATORS[table.paging](client, table, {}, stats=f"{table.name} (reconcile)")
-
-
-PAGINATORS = {"keyset": keyset_pages, "numbered": numbered_pages}
+    return table.paging(client, table, {}, stats=f"{table.name} (reconcile)")

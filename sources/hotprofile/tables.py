@@ -15,7 +15,11 @@ table never gets a column of that name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Any, Callable, Iterator, Mapping
+
+from sources.hotprofile.paginators import keyset_pages, numbered_pages
+
+Paging = Callable[[Any, "Table", dict], Iterator[list[dict]]]     # (client, table, params) → pages
 
 DATETIME_FORMAT = "%Y/%m/%d %H:%M:%S"     # how HotProfile writes and reads timestamps (Japan time, naive)
 DATE_FORMAT = "%Y/%m/%d"
@@ -33,7 +37,7 @@ class Table:
     path: str                    # default call; ``[sources.hotprofile] <name>_path`` overrides it
     page_size: int               # page[display_number] asked for (the documented cap of the call)
     columns: Mapping[str, str] = field(default_factory=dict, hash=False)   # field → declared type
-    paging: str = "keyset"       # "keyset": search[from_id], id ascending; "numbered": page[number], id ascending
+    paging: Paging = keyset_pages   # search[from_id], id ascending; ``numbered_pages``: page[number], id descending
     since_param: str = "search[from_datetime_updated_on]"
     until_param: str = "search[to_datetime_updated_on]"
     filter_format: str = DATETIME_FORMAT     # DATE_FORMAT: the filter has day granularity (re-read whole days)
@@ -117,7 +121,7 @@ TABLES: dict[str, Table] = {t.name: t for t in [
                  ("interest_product_type_ids", "bigint"), ("interest_product_type_names", "text"),
                  ("organization_hierarchy", "text"))),
     Table("business_cards", "/rest_api/v1/business_cards/get_entry_list", 1000, BUSINESS_CARD_COLUMNS,
-          paging="numbered", since_param="search[from_updated_on]", until_param="search[to_updated_on]",
+          paging=numbered_pages, since_param="search[from_updated_on]", until_param="search[to_updated_on]",
           filter_format=DATE_FORMAT, lists=(("tag_ids", "bigint"),)),
 ]}
 

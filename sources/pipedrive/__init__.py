@@ -1,67 +1,58 @@
-"""Pipedrive → dlt: one resource per entry of the registry in ``tables.py``."""
+"""Pipedrive → dlt: one resource per entry of the registry in ``tables.py``.
+
+``pipedrive_source()`` is a plain dlt source: dlt injects its settings from ``[sources.pipedrive]``
+(``SOURCES__PIPEDRIVE__*``); ``pipedrive_source.clone(name="eu", section="pipedrive")()`` reads
+``[sources.pipedrive.eu]`` first (one company of many).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from functools import partial
-from typing import Any, Iterable
+from typing import Any, Iterator, Optional
 
 import dlt
 
 from sources._http import ApiClient, pipedrive_client
 from sources._incremental import RunContext, table_resource
+from sources._stats import RunStats
+from sources.pipedrive.config import PipedriveSettings, pipedrive_settings
+
+__all__ = ["PipedriveSettings", "pipedrive_source", "make_client"]
 
 
-@dataclass
-class PipedriveSettings:
-    base_url: str
-    api_token: str
-    start_date: datetime | None = None
-    rate_limit_burst: int = 20
-    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
-
-
-def _columns(table: Any) -> dict[str, Any]:
+@dlt.source(name="pipedrive", section="pipedrive")
+def pipedrive_source(
+    api_token: Optional[str] = dlt.secrets.value,
+    company_domain: Optional[str] = None,           # acme for acme.pipedrive.com
+    base_url: Optional[str] = None,                 # instead of company_domain: an emulator or a proxy
+    start_date: Optional[str] = None,               # ISO date: the first load reads rows updated since
+    rate_limit_burst: int = 20,                     # the plan's requests per 2 s
+    reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
+    settings: Optional[PipedriveSettings] = None,   # checked settings instead of the values above
+    ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
+    client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
+    stats: Optional[RunStats] = None,               # collects the run's figures: requests, tokens, seconds, stop
+) -> Iterator[Any]:
     from sources._schema import column_hints
     from sources.pipedrive.columns import COLUMNS
-
-    return column_hints(COLUMNS[table.name])
-
-
-def pipedrive_source(settings: PipedriveSettings | None = None, ctx: RunContext | None = None,
-                     tables: Iterable[str] | None = None, client: ApiClient | None = None,
-                     account: str | None = None) -> Any:
-    """The Pipedrive dlt source. With no arguments its settings come from dlt config (``[sources.pipedrive]``,
-    ``SOURCES__PIPEDRIVE__*``; ``account``: ``[sources.pipedrive.<account>]`` first), so
-    ``pipedrive_source().with_resources("deals", "dealflow")`` works in any ``dlt.pipeline``."""
-    from sources.pipedrive.readers import READERS, PipedriveRun
+    from sources.pipedrive.readers import PipedriveRun
     from sources.pipedrive.tables import TABLES
 
-    if settings is None:
-        from sources.pipedrive.config import pipedrive_settings
-
-        settings = pipedrive_settings(account)
+    settings = settings or pipedrive_settings(api_token, company_domain, base_url, start_date, rate_limit_burst,
+                                              reconcile_every_hours)
     ctx = ctx or RunContext()
-    client = client or make_client(settings)
+    client = client or make_client(settings, stats)
     # enough requests in flight to fill the plan's burst window at ~250 ms a response
-    run = PipedriveRun(client, ctx, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
+    run = PipedriveRun(client, ctx, TABLES, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
                        reconcile_every_hours=settings.reconcile_every_hours)
-    selected = [TABLES[name] for name in TABLES if tables is None or name in set(tables)]
-
-    @dlt.source(name="pipedrive")
-    def pipedrive() -> Any:
-        for table in selected:
-            # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.
-            # Other tables merge: a full refresh re-reads them whole and marks what vanished.
-            rebuild = table.name in ctx.full_refresh and table.reads_per_deal
-            disposition = "replace" if rebuild else "merge"
-            yield table_resource(table.name, partial(READERS[table.mode], table, run), ctx,
-                                 primary_key=table.primary_key, write_disposition=disposition,
-                                 columns=_columns(table))
-
-    return pipedrive()
+    for table in TABLES.values():
+        # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.
+        # Other tables merge: a full refresh re-reads them whole and marks what vanished.
+        rebuild = table.name in ctx.full_refresh and table.reads_per_deal
+        yield table_resource(table.name, lambda table=table: table.read(table, run), client.stats,
+                             primary_key=table.primary_key, write_disposition="replace" if rebuild else "merge",
+                             columns=column_hints(COLUMNS[table.name]))
 
 
-def make_client(settings: PipedriveSettings) -> ApiClient:
+def make_client(settings: PipedriveSettings, stats: RunStats | None = None) -> ApiClient:
     """The run's HTTP client (its ``stats`` count requests and tokens per table)."""
-    return pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst)
+    return pipedrive_client(settings.base_url, settings.api_token, burst=settings.rate_limit_burst,
+                            stats=stats or RunStats())

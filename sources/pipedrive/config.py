@@ -1,28 +1,39 @@
-"""Pipedrive settings from dlt config (``[sources.pipedrive]``, or ``[sources.pipedrive.<account>]``)."""
+"""Pipedrive settings: the values dlt injects into ``pipedrive_source``, checked (one-line errors)."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sources._config import config_key, lookup, number, parse_date, require
+from sources._config import at_least, config_key, parse_date, required
 from sources._errors import ConfigError
-from sources.pipedrive import PipedriveSettings
 
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.I)
 
 
-def pipedrive_settings(account: str | None = None) -> PipedriveSettings:
-    token = require("pipedrive", "api_token", account, secret=True)
-    base_url = lookup("pipedrive", "base_url", account)
+@dataclass
+class PipedriveSettings:
+    base_url: str
+    api_token: str
+    start_date: datetime | None = None
+    rate_limit_burst: int = 20
+    reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
+
+
+def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start_date: Any,
+                       rate_limit_burst: Any, reconcile_every_hours: Any) -> PipedriveSettings:
+    token = required(api_token, "api_token", secret=True)
     if not base_url:
-        domain = str(require("pipedrive", "company_domain", account)).strip()
+        domain = required(company_domain, "company_domain")
         domain = domain.removeprefix("https://").removesuffix("/").removesuffix(".pipedrive.com")
         if not _DOMAIN.match(domain):
-            raise ConfigError(f"{config_key('pipedrive', 'company_domain', account)}: {domain!r} is not a company "
-                              "domain; use the part before .pipedrive.com (e.g. 'acme')")
+            raise ConfigError(f"{config_key('company_domain')}: {domain!r} is not a company domain; use the "
+                              "part before .pipedrive.com (e.g. 'acme')")
         base_url = f"https://{domain}.pipedrive.com"
     return PipedriveSettings(
-        base_url=str(base_url).rstrip("/"), api_token=str(token),
-        start_date=parse_date(lookup("pipedrive", "start_date", account), config_key("pipedrive", "start_date", account)),
-        rate_limit_burst=int(number("pipedrive", "rate_limit_burst", account, default=20, minimum=1)),
-        reconcile_every_hours=number("pipedrive", "reconcile_every_hours", account, default=24, minimum=0),
+        base_url=str(base_url).strip().rstrip("/"), api_token=token,
+        start_date=parse_date(start_date, "start_date"),
+        rate_limit_burst=int(at_least(rate_limit_burst, "rate_limit_burst", 1)),
+        reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
     )

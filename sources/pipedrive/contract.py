@@ -1,12 +1,11 @@
-"""Pipedrive as crm-elt sees it: registry, settings, builder, catalog, demo sandbox."""
+"""Pipedrive as crm-elt sees it: registry, dlt source, catalog, demo sandbox."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Iterator
 
 from sources import SourceContract
-from sources.pipedrive import make_client, PipedriveSettings, pipedrive_source
-from sources.pipedrive.config import pipedrive_settings
+from sources.pipedrive import PipedriveSettings, pipedrive_source
 from sources.pipedrive.tables import TABLES, catalog_rows
 
 DEMO_TOKEN = "demo-pipedrive-token"
@@ -21,5 +20,5 @@ def demo(sizes: dict[str, int]) -> Iterator[PipedriveSettings]:
         yield PipedriveSettings(sandbox.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST)
 
 
-CONTRACT = SourceContract(name="pipedrive", tables=TABLES, settings=pipedrive_settings, build=pipedrive_source,
-                          catalog=catalog_rows, demo=demo, client=make_client)
+CONTRACT = SourceContract(name="pipedrive", tables=TABLES, source=pipedrive_source, catalog=catalog_rows, demo=demo,
+                          offline=PipedriveSettings("http://offline.invalid", "offline-settings-no-token"))

@@ -15,7 +15,7 @@ import unicodedata
 from typing import Any, Callable, Iterable, Mapping
 
 from sources._http import ApiClient
-from sources.pipedrive.paginators import v1_pages
+from sources.pipedrive.paginators import OFFSET
 
 ENTITIES = {"deal": "/v1/dealFields", "person": "/v1/personFields", "organization": "/v1/organizationFields",
             "product": "/v1/productFields", "activity": "/v1/activityFields"}
@@ -49,7 +49,7 @@ def fetch_fields(client: ApiClient, entity: str, *, table: str) -> list[dict]:
     """Every field definition of ``entity`` (``lead`` reads the deal fields), all pages."""
     path = ENTITIES[FIELD_ENTITY.get(entity, entity)]
     fields: list[dict] = []
-    for page in v1_pages(client, path, {"limit": FIELDS_PAGE}, table=table, cost=FIELDS_COST):
+    for page in OFFSET.pages(client, path, {"limit": FIELDS_PAGE}, table=table, cost=FIELDS_COST):
         fields.extend(page)
     return fields
 
@@ -311,3 +311,26 @@ class FieldCatalog:
         """One row per custom field for the ``custom_fields`` lineage table."""
         return [{"hash": f["key"], "entity": self.entity, "name": f.get("name"), "column": self.names[f["key"]],
                  "field_type": f.get("field_type")} for f in self.fields]
+
+
+class NestedCustomFields:
+    """v2 rows: custom fields in a ``custom_fields`` object keyed by field hash."""
+
+    def knows_all(self, catalog: FieldCatalog, rows: list[dict]) -> bool:
+        return catalog.knows_all(rows)
+
+    def apply(self, catalog: FieldCatalog, row: dict) -> dict:
+        return catalog.apply(row)
+
+
+class FlatCustomFields:
+    """v1 rows (leads): custom fields as top-level hash keys (money and ranges over two keys)."""
+
+    def knows_all(self, catalog: FieldCatalog, rows: list[dict]) -> bool:
+        return catalog.knows_all(rows, v1=True)
+
+    def apply(self, catalog: FieldCatalog, row: dict) -> dict:
+        return catalog.apply_v1(row)
+
+
+NESTED, FLAT = NestedCustomFields(), FlatCustomFields()

@@ -20,9 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterator
 
+from typing import TYPE_CHECKING
+
 from sources._warehouse import stored_rows
-from sources.pipedrive.paginators import PAGINATORS
-from sources.pipedrive.tables import V2_LIMIT, Table
+
+if TYPE_CHECKING:
+    from sources.pipedrive.tables import Table
 
 
 def is_flagged(table: Table, row: dict) -> bool:
@@ -44,21 +47,17 @@ def flag(table: Table, rows: list[dict]) -> list[dict]:
 
 
 def scan_params(table: Table) -> dict[str, Any]:
-    """The cheapest complete listing: largest page, id order (an update cannot move a row across pages)."""
-    if table.paging == "v2":
-        params = {"limit": V2_LIMIT, "sort_by": "id", "sort_direction": "asc"}
-        if "status" in table.params:
-            params["status"] = table.params["status"]
-        return params
-    return {"limit": table.page_size, "sort": "id ASC"}
+    """The cheapest complete listing: largest page, id order (an update cannot move a row across pages);
+    a status filter stays (deals: deleted ones too)."""
+    status = {"status": table.params["status"]} if "status" in table.params else {}
+    return {**table.paging.id_order(table.page_size), **status}
 
 
 def reconcile_scan(table: Table, client: Any) -> Iterator[list[dict]]:
     """Every row of every endpoint of ``table``; requests count under ``<table> (reconcile)``."""
-    overlap = {"overlap": 5} if table.paging == "v1" else {}
     for endpoint in table.endpoints:
-        yield from PAGINATORS[table.paging](client, endpoint.path, scan_params(table),
-                                            table=f"{table.name} (reconcile)", cost=endpoint.cost, **overlap)
+        yield from table.paging.pages(client, endpoint.path, scan_params(table), table=f"{table.name} (reconcile)",
+                                      cost=endpoint.cost, overlap=table.paging.overlap)
 
 
 class Vanished:

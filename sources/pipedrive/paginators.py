@@ -1,13 +1,19 @@
-"""Pipedrive paging styles: v2 opaque cursor, v1 start/limit, unpaginated lists.
+"""Pipedrive paging styles, as objects a registry entry names: ``CURSOR`` (v2 ``next_cursor``), ``OFFSET``
+(v1 ``start``/``limit``), ``ONE_PAGE`` (unpaginated v1 lists).
 
-Keyword arguments go to ``ApiClient.get`` (e.g. ``missing_ok``: a 404 ends the listing with no rows).
+Keyword arguments of ``pages`` go to ``ApiClient.get`` (e.g. ``missing_ok``: a 404 ends the listing with no
+rows).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from sources._errors import ApiError
 from sources._http import ApiClient
+
+V2_LIMIT = 500          # v2 lists: limit ≤ 500
+V1_LIMIT = 500          # v1 lists (files: ≤ 100)
 
 
 def _data(body: Any, path: str) -> list[dict]:
@@ -22,33 +28,62 @@ def _more(body: Any) -> dict:
     return (body or {}).get("additional_data") or {}
 
 
-def v2_pages(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[list[dict]]:
-    """``additional_data.next_cursor`` paging; ``limit`` ≤ 500."""
-    cursor = None
-    while True:
-        body = client.get(path, {**params, "cursor": cursor}, **kw)
-        yield _data(body, path)
-        cursor = _more(body).get("next_cursor")
-        if not cursor:
-            return
+@dataclass(frozen=True)
+class CursorPaging:
+    """v2: ``additional_data.next_cursor``; ``limit`` ≤ 500; sorts with ``sort_by``/``sort_direction``."""
+
+    limited: bool = True                 # takes ``limit``
+    overlap: int = 0                     # a cursor does not shift when a row is deleted mid-scan
+
+    def pages(self, client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
+        cursor = None
+        while True:
+            body = client.get(path, {**params, "cursor": cursor}, **kw)
+            yield _data(body, path)
+            cursor = _more(body).get("next_cursor")
+            if not cursor:
+                return
+
+    def id_order(self, page_size: int) -> dict[str, Any]:
+        return {"limit": V2_LIMIT, "sort_by": "id", "sort_direction": "asc"}
 
 
-def v1_pages(client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
-    """``start``/``limit`` paging driven by ``additional_data.pagination``; ``overlap`` rows of each page
-    are asked again with the next one (the caller drops the repeats)."""
-    start = 0
-    while True:
-        body = client.get(path, {**params, "start": start}, **kw)
-        rows = _data(body, path)
-        yield rows
-        pagination = _more(body).get("pagination") or {}
-        if not pagination.get("more_items_in_collection"):
-            return
-        start = max(start + 1, pagination.get("next_start", start + len(rows)) - overlap)
+@dataclass(frozen=True)
+class OffsetPaging:
+    """v1: ``start``/``limit`` driven by ``additional_data.pagination``. Offsets shift when a row is
+    deleted mid-scan: scans that must see every row re-read ``overlap`` rows of each page."""
+
+    limited: bool = True
+    overlap: int = 5
+
+    def pages(self, client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
+        start = 0
+        while True:
+            body = client.get(path, {**params, "start": start}, **kw)
+            rows = _data(body, path)
+            yield rows
+            pagination = _more(body).get("pagination") or {}
+            if not pagination.get("more_items_in_collection"):
+                return
+            start = max(start + 1, pagination.get("next_start", start + len(rows)) - overlap)
+
+    def id_order(self, page_size: int) -> dict[str, Any]:
+        return {"limit": page_size, "sort": "id ASC"}
 
 
-def single_page(client: ApiClient, path: str, params: dict, **kw: Any) -> Iterator[list[dict]]:
-    yield _data(client.get(path, params, **kw), path)
+@dataclass(frozen=True)
+class OnePage:
+    """An unpaginated list (users, currencies, ...): one request."""
+
+    limited: bool = False
+    overlap: int = 0
+
+    def pages(self, client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
+        yield _data(client.get(path, params, **kw), path)
+
+    def id_order(self, page_size: int) -> dict[str, Any]:
+        return {}
 
 
-PAGINATORS = {"v2": v2_pages, "v1": v1_pages, "none": single_page}
+CURSOR, OFFSET, ONE_PAGE = CursorPaging(), OffsetPaging(), OnePage()
+

@@ -1,10 +1,12 @@
-"""One reader per registry mode. Readers yield lists of rows; cursors commit when a table completes."""
+"""Read strategies: how a registry entry is read (``Table.read``). Readers yield lists of rows; cursors
+commit when a table's read completes. A table with children (``Table.parent``) queues them the deals it
+read; the children wait for that queue, so extraction order never matters."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import dlt
 
@@ -14,13 +16,15 @@ from sources._parallel import ordered_parallel
 from sources._schema import conformer
 from sources._warehouse import stored_keys, stored_rows
 from sources.pipedrive.columns import COLUMNS, INCLUDE_FIELDS
-from sources.pipedrive.custom_fields import FieldCatalog, fetch_fields
+from sources.pipedrive.custom_fields import ENTITIES, FieldCatalog, fetch_fields
 from sources.pipedrive.deletes import Vanished, flag, reconcile_scan
-from sources.pipedrive.paginators import PAGINATORS, v2_pages
-from sources.pipedrive.tables import DEAL_CHILDREN, FIELD_ENTITIES, TABLES, V2_LIMIT, Table
+from sources.pipedrive.paginators import CURSOR, V2_LIMIT
+
+if TYPE_CHECKING:
+    from sources.pipedrive.tables import Table
 
 log = logging.getLogger("crm_elt.pipedrive")
-DEAL_BATCH = 100                   # /api/v2/deals/products accepts at most 100 deal_ids
+DEAL_IDS_PER_CALL = 100            # /api/v2/deals/products accepts at most 100 deal_ids
 
 
 @dataclass
@@ -29,11 +33,15 @@ class PipedriveRun:
 
     client: ApiClient
     ctx: RunContext
+    tables: Mapping[str, Table]
     start_date: datetime | None
     workers: int = 4                   # per-deal requests in flight (the pacer still sets the pace)
     reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
-    deals_reading: bool = False        # the deals resource is extracting (its children wait for its queue)
+    reading: set[str] = field(default_factory=set)   # parents extracting now (their children wait for them)
+
+    def children(self, table: Table) -> tuple[str, ...]:
+        return tuple(name for name, child in self.tables.items() if child.parent == table.name)
 
     def field_defs(self, entity: str) -> list[dict]:
         if entity not in self.fields:
@@ -79,8 +87,8 @@ class PipedriveRun:
         for endpoint in table.endpoints:
             path = endpoint.path.format(id=deal_id) if deal_id else endpoint.path
             # a deal deleted since it was queued answers 404: nothing to read
-            yield from PAGINATORS[table.paging](self.client, path, params, table=table.name, cost=endpoint.cost,
-                                                 missing_ok=deal_id is not None)
+            yield from table.paging.pages(self.client, path, params, table=table.name, cost=endpoint.cost,
+                                          missing_ok=deal_id is not None)
 
 
 class Shaper:
@@ -93,7 +101,6 @@ class Shaper:
 
     def __init__(self, table: Table, run: PipedriveRun):
         self.table, self.run = table, run
-        self.v1 = table.paging == "v1"
         self.catalog = run.catalog(table.custom_fields) if table.custom_fields else None
         self.refreshed = self.announced = self.warned = False
         self._conform()
@@ -116,13 +123,12 @@ class Shaper:
         return [self.conform(row) for row in rows]
 
     def _named(self, rows: list[dict]) -> list[dict]:
-        if not self.refreshed and not self.catalog.knows_all(rows, self.v1):
+        if not self.refreshed and not self.table.row_format.knows_all(self.catalog, rows):
             self.refreshed, self.announced = True, False
             self.run.fields.pop(self.table.custom_fields, None)
             self.catalog = self.run.catalog(self.table.custom_fields)
             self._conform()
-        apply = self.catalog.apply_v1 if self.v1 else self.catalog.apply
-        rows = [apply(row) for row in rows]
+        rows = [self.table.row_format.apply(self.catalog, row) for row in rows]
         if self.catalog.unknown_fields and not self.warned:
             self.warned = True
             log.warning("%s: custom fields %s are not in /v1/%sFields; their values are not loaded",
@@ -135,18 +141,8 @@ def when(table: Table):
 
 
 def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    if table.name != "deals":
-        yield from read_changes(table, run)
-        return
-    run.deals_reading = True
-    try:
-        yield from read_changes(table, run)
-    finally:
-        run.deals_reading = False
-
-
-def read_changes(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    cursor, shape = run.cursor(table), Shaper(table, run)
+    """Sorted by the cursor ascending from ``updated_since`` (inclusive) = the stored cursor."""
+    cursor, shape, children = run.cursor(table), Shaper(table, run), run.children(table)
     check = run.vanished(table, cursor)
     params = {**table.params, "limit": table.page_size, "sort_by": table.cursor_field, "sort_direction": "asc",
               "updated_since": rfc3339(cursor.since), "updated_until": rfc3339(cursor.until)}
@@ -156,8 +152,8 @@ def read_changes(table: Table, run: PipedriveRun) -> Iterator[Any]:
         if check:
             check.saw(page)
         rows = list(cursor.filter(page, when(table)))
-        if table.name == "deals":
-            enqueue_changed_deals(run, rows)
+        if children:
+            enqueue_changed_deals(run, rows, children)
         if rows:
             yield shape(rows)
     if check:
@@ -167,30 +163,30 @@ def read_changes(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 def mark_vanished(table: Table, run: PipedriveRun, check: Vanished, shape: Shaper) -> Iterator[Any]:
     """After a complete read, or after the id scan: mark what the API no longer lists."""
-    deals = table.name == "deals"          # a deal revived or deleted here queues its children
+    children = run.children(table)          # a deal revived or deleted here queues its children
     if check.scan:
         for page in reconcile_scan(table, run.client):
             check.saw(page)
             revived = check.revived(page)
             if revived:
-                if deals:
-                    enqueue_changed_deals(run, revived)
+                if children:
+                    enqueue_changed_deals(run, revived, children)
                 yield shape(revived)
     gone = check.gone()
     listed = check.listed(gone)
     if listed:
-        if deals:
-            enqueue_changed_deals(run, listed)
+        if children:
+            enqueue_changed_deals(run, listed, children)
         yield shape(listed)
     for rows in check.stored(gone):
-        if deals:
-            deals_gone(run, [row["id"] for row in rows])
+        if children:
+            deals_gone(run, [row["id"] for row in rows], children)
         yield shape.stored(rows)
     if table.reconcile:                     # full tables are compared every run: nothing to schedule
         mark_reconciled(dlt.current.resource_state(), run.ctx)
 
 
-def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[str, ...] = DEAL_CHILDREN) -> None:
+def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[str, ...]) -> None:
     """Changed deals queue their children for a re-read; deleted deals queue their children's marks."""
     for child in children:
         queue, gone = run.deal_queue(child), run.deleted_deals(child)
@@ -204,13 +200,10 @@ def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[
                 gone.pop(key, None)
 
 
-def deals_gone(run: PipedriveRun, ids: list[Any]) -> None:
+def deals_gone(run: PipedriveRun, ids: list[Any], children: tuple[str, ...]) -> None:
     """Deals purged before a run saw them deleted: their children are marked at the run's start."""
     enqueue_changed_deals(run, [{"id": deal_id, "is_deleted": True, "update_time": run.ctx.started_at.isoformat()}
-                                for deal_id in ids])
-
-
-OFFSET_OVERLAP = 5     # v1 offset pages re-read a few rows: a row deleted mid-scan shifts the next page up
+                                for deal_id in ids], children)
 
 
 def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
@@ -218,12 +211,12 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
     cursor, shape, stamp = run.cursor(table), Shaper(table, run), when(table)
     check = run.vanished(table, cursor)
     since, until = cursor.since, cursor.until
-    overlap = {"overlap": OFFSET_OVERLAP} if table.paging == "v1" else {}
     seen: set = set()
     for endpoint in table.endpoints:          # the early stop ends one endpoint's scan, not the next one's
         params = {**table.params, "limit": table.page_size}
-        for page in PAGINATORS[table.paging](run.client, endpoint.path, params, table=table.name,
-                                             cost=endpoint.cost, **overlap):
+        # offset pages re-read a few rows: a row deleted mid-scan shifts the next page up
+        for page in table.paging.pages(run.client, endpoint.path, params, table=table.name,
+                                       cost=endpoint.cost, overlap=table.paging.overlap):
             if check:
                 check.saw(page)
             rows, older = [], False
@@ -249,7 +242,7 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 def read_full(table: Table, run: PipedriveRun) -> Iterator[Any]:
     params = dict(table.params)
-    if table.paging != "none":
+    if table.paging.limited:
         params["limit"] = table.page_size
     yield from read_whole(table, run, run.pages(table, params))
 
@@ -271,7 +264,7 @@ def read_fields(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
 
 def read_field_map(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    yield from read_whole(table, run, [run.catalog(entity).mapping_rows() for entity in FIELD_ENTITIES])
+    yield from read_whole(table, run, [run.catalog(entity).mapping_rows() for entity in ENTITIES])
 
 
 def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
@@ -284,8 +277,8 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
         if not batch:
             yield []                  # deals is still reading (round-robin extraction): let it go on
             continue
-        if table.name == "dealflow" and not names:
-            names = field_names(run)
+        if table.names_field_keys and not names:
+            names = field_names(run, table.names_field_keys)
         restored = children.restored(batch) if cursor else set()
 
         def fetch(deal_id: str, restored: set[str] = restored) -> list[dict]:
@@ -312,9 +305,9 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
         cursor.commit()
 
 
-def field_names(run: PipedriveRun) -> dict[str, str]:
-    """Deal field key (custom fields: the 40-hex hash) → the name users see in Pipedrive."""
-    return {f["key"]: f.get("name") or f["key"] for f in run.field_defs("deal")}
+def field_names(run: PipedriveRun, entity: str) -> dict[str, str]:
+    """Field key (custom fields: the 40-hex hash) → the name users see in Pipedrive."""
+    return {f["key"]: f.get("name") or f["key"] for f in run.field_defs(entity)}
 
 
 def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
@@ -324,8 +317,8 @@ def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
         if not pending:
             yield []                  # deals is still reading (round-robin extraction): let it go on
             continue
-        for start in range(0, len(pending), DEAL_BATCH):
-            batch = pending[start:start + DEAL_BATCH]
+        for start in range(0, len(pending), DEAL_IDS_PER_CALL):
+            batch = pending[start:start + DEAL_IDS_PER_CALL]
             params = {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}
             by_deal: dict[str, list[dict]] = {deal_id: [] for deal_id in batch}
             for page in run.pages(table, params):
@@ -362,7 +355,7 @@ class DealChildren:
             if batch:
                 self.done.update(batch)
                 yield batch
-            elif self.run.deals_reading:
+            elif self.table.parent in self.run.reading:
                 yield []
             else:
                 return
@@ -436,20 +429,50 @@ def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
     queue = run.deal_queue(table.name)
     if table.name in run.ctx.full_refresh:
         dlt.current.resource_state()["ids"] = {}
-        enqueue_changed_deals(run, all_deals(run, table.name), children=(table.name,))
+        enqueue_changed_deals(run, all_deals(run, table), children=(table.name,))
     return queue
 
 
-def all_deals(run: PipedriveRun, table: str) -> list[dict]:
+def all_deals(run: PipedriveRun, table: Table) -> list[dict]:
     """A full refresh of a per-deal table: every deal, from the cheap v2 list (500 a request)."""
     deals: list[dict] = []
-    params = {"limit": V2_LIMIT, "status": TABLES["deals"].params["status"]}
-    for endpoint in TABLES["deals"].endpoints:
-        for page in v2_pages(run.client, endpoint.path, params, table=table, cost=endpoint.cost):
+    parent = run.tables[table.parent]
+    params = {"limit": V2_LIMIT, "status": parent.params["status"]}
+    for endpoint in parent.endpoints:
+        for page in CURSOR.pages(run.client, endpoint.path, params, table=table.name, cost=endpoint.cost):
             deals += [{"id": deal["id"], "update_time": deal.get("update_time"), "is_deleted": deal.get("is_deleted")}
                       for deal in page]
     return deals
 
 
-READERS = {"cdc": read_cdc, "cdc_desc": read_cdc_desc, "full": read_full, "fields": read_fields,
-           "field_map": read_field_map, "per_deal": read_per_deal, "deal_batch": read_deal_batch}
+@dataclass(frozen=True)
+class ReadStrategy:
+    """How a registry entry is read (``Table.read``), and how ``crm-elt tables`` describes it."""
+
+    reader: Callable[[Table, PipedriveRun], Iterator[Any]]
+    summary: str                       # the "mode" column; {cursor} and {how} are filled in
+    per_deal: bool = False             # reads the deals its parent queued
+    whole: bool = False                # every run reads the whole list: deletes show by absence
+
+    def __call__(self, table: Table, run: PipedriveRun) -> Iterator[Any]:
+        if not run.children(table):
+            yield from self.reader(table, run)
+            return
+        run.reading.add(table.name)    # its children wait for the deals it queues
+        try:
+            yield from self.reader(table, run)
+        finally:
+            run.reading.discard(table.name)
+
+    def describe(self, table: Table) -> str:
+        how = f"CDC on {table.cursor_field}, merge" if table.cursor_field else "merge"
+        return self.summary.format(cursor=table.cursor_field, how=how)
+
+
+CDC = ReadStrategy(read_cdc, "CDC on {cursor} (`updated_since`), merge")
+CDC_NEWEST_FIRST = ReadStrategy(read_cdc_desc, "CDC on {cursor}, newest first, stops at the cursor; merge")
+FULL = ReadStrategy(read_full, "full table, merge", whole=True)
+FIELDS = ReadStrategy(read_fields, "full table, merge; names custom-field columns", whole=True)
+FIELD_MAP = ReadStrategy(read_field_map, "built from the *_fields tables (no request), merge", whole=True)
+PER_DEAL = ReadStrategy(read_per_deal, "deals changed since the last run, one call each; {how}", per_deal=True)
+DEAL_BATCH = ReadStrategy(read_deal_batch, "deals changed since the last run, 100 per call; merge", per_deal=True)
