@@ -499,13 +499,10 @@ RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"
 
 
 def test_include_fields_enums_match_the_spec():
-    import yaml
-    from pathlib import Path
-
-    from conftest import reference
+    from conftest import openapi
     from sandbox.pipedrive.optional import INCLUDE_FIELDS, ORGANIZATION_FIELDS_2026
 
-    spec = yaml.safe_load(reference("pipedrive/openapi-v2.yaml").read_text())
+    spec = openapi("pipedrive/openapi-v2.yaml")
     for table, path in [("deals", "/deals"), ("deals", "/deals/archived"), ("persons", "/persons"),
                         ("organizations", "/organizations"), ("activities", "/activities")]:
         param = next(p for p in spec["paths"][path]["get"]["parameters"] if p.get("name") == "include_fields")
