@@ -16,12 +16,9 @@ from sources._config import parse_date
 from pipelines.output import Reporter
 from pipelines.runner import Target, run_source
 from pipelines.text_table import format_table
-from sources._errors import BudgetExhausted, CrmEltError
+from sources._errors import BudgetExhausted, ConfigError, CrmEltError
 from sources._redact import redact
 from sources._incremental import Window
-
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_LOCKED, EXIT_BUDGET = 0, 1, 2, 3, 4
-
 
 def _split(values: tuple[str, ...]) -> list[str]:
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
@@ -159,7 +156,7 @@ def sql(query: str, **target: Any) -> None:
     if where.is_duckdb and not os.path.exists(where.duckdb_file):
         click.echo(f"crm-elt: no DuckDB file at {where.duckdb_file}: run `crm-elt run` first or pass --duckdb",
                    err=True)
-        sys.exit(EXIT_CONFIG)
+        sys.exit(ConfigError.exit_code)
     try:
         columns, rows = run_query(where, query)
     except CrmEltError as exc:
@@ -167,7 +164,7 @@ def sql(query: str, **target: Any) -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:
         click.echo(f"crm-elt: query failed: {redact(str(exc).splitlines()[0] if str(exc) else exc)}", err=True)
-        sys.exit(EXIT_FAILED)
+        sys.exit(CrmEltError.exit_code)
     if columns:
         click.echo(format_table(columns, rows))
 

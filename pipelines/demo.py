@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import ExitStack
 
 import click
 import duckdb
 
 from pipelines.runner import Target, run_source
-from sources import contracts
-from sources.hotprofile.contract import DEMO_KEY
-from sources.pipedrive.contract import DEMO_TOKEN
+from sources import contracts, settings_env
 
 
 def run_demo(duckdb_path: str, *, deals: int = 300, clients: int = 1000) -> None:
@@ -36,21 +35,20 @@ def show_tables(duckdb_path: str) -> None:
         for schema, table in names:
             count = con.execute(f'SELECT count(*) FROM "{schema}"."{table}"').fetchone()[0]
             click.echo(f"  {schema}.{table:<28} {count:>8} rows")
-    click.echo("\nTry:\n  duckdb " + duckdb_path + " \"SELECT status, count(*), sum(value) FROM pipedrive.deals "
-               "WHERE NOT is_deleted GROUP BY status ORDER BY 2 DESC\"")
-    click.echo("or in Python: duckdb.connect('" + duckdb_path + "', read_only=True).sql('FROM hotprofile.clients LIMIT 5').show()")
+    examples = [contract.example for contract in contracts().values() if contract.example]
+    click.echo("\nTry:")
+    for example in examples:
+        click.echo(f"  duckdb {duckdb_path} \"{example}\"")
+    click.echo("or in Python: duckdb.connect('" + duckdb_path + "', read_only=True).sql('...').show()")
 
 
 def serve_sandbox(port: int, *, deals: int, clients: int) -> None:
-    from sandbox.hotprofile import HotProfileSandbox
-    from sandbox.pipedrive import PipedriveSandbox
-
-    with PipedriveSandbox(seed=1, deals=deals, token=DEMO_TOKEN, port=port) as pipedrive, \
-            HotProfileSandbox(seed=1, clients=clients, api_key=DEMO_KEY, port=port + 1) as hotprofile:
-        click.echo(f"Pipedrive emulator:  SOURCES__PIPEDRIVE__BASE_URL={pipedrive.base_url} "
-                   f"SOURCES__PIPEDRIVE__API_TOKEN={DEMO_TOKEN}")
-        click.echo(f"HotProfile emulator: SOURCES__HOTPROFILE__URL_INSTANCE={hotprofile.url_instance} "
-                   f"SOURCES__HOTPROFILE__API_KEY={DEMO_KEY}")
+    """Every source's emulator on consecutive ports until Ctrl-C, with the variables that point runs at it."""
+    with ExitStack() as stack:
+        for offset, (name, contract) in enumerate(contracts().items()):
+            settings = stack.enter_context(contract.demo({"deals": deals, "clients": clients}, port=port + offset))
+            variables = " ".join(f"{key}={value}" for key, value in settings_env(name, settings).items())
+            click.echo(f"{name} emulator: {variables}")
         click.echo("Ctrl-C to stop.")
         try:
             while True:

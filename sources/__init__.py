@@ -17,8 +17,22 @@ class SourceContract:
     tables: Mapping[str, Any]                           # the table registry
     source: Any                                         # the @dlt.source function (settings injected by dlt)
     catalog: Callable[[], list[tuple[str, ...]]]        # (table, endpoint, key, mode, deletes) rows
-    demo: Callable[[dict[str, int]], AbstractContextManager]   # sizes → a running sandbox, yields settings
-    offline: Any                                        # settings that reach no API (asset specs, docs)
+    demo: Callable[..., AbstractContextManager]         # (sizes, port=0) → a running sandbox, yields settings
+    offline: Any                                        # settings that reach no API (asset specs)
+    example: str = ""                                   # a query to try after the demo
+
+
+def settings_env(name: str, settings: Any) -> dict[str, str]:
+    """The ``SOURCES__<NAME>__*`` variables that reproduce ``settings`` (its values that differ from the
+    defaults): how `crm-elt sandbox` tells users to point a run at an emulator."""
+    import dataclasses
+
+    env = {}
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if isinstance(value, (str, int, float)) and value != field.default:
+            env[f"SOURCES__{name.upper()}__{field.name.upper()}"] = str(value)
+    return env
 
 
 def contracts() -> dict[str, SourceContract]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field

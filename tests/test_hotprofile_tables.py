@@ -327,7 +327,7 @@ def test_reconcile_every_run_marks_a_deleted_client_without_the_flag(target):
         assert scans(box, "clients") == 1                                # the id scan of this run
         cost = {t.table: t.requests for t in result.tables}
         assert cost["clients (reconcile)"] == 1 and cost["clients"] == 1   # the scan on a line of its own
-        assert query(target, f"SELECT id, deleted_at IS NOT NULL FROM hotprofile.clients WHERE is_deleted") == [(victim, True)]
+        assert query(target, "SELECT id, deleted_at IS NOT NULL FROM hotprofile.clients WHERE is_deleted") == [(victim, True)]
         # the deleted client keeps its last values and its child rows
         assert query(target, f"SELECT name, updated_at, corporate_number FROM hotprofile.clients "
                              f"WHERE id = {victim}") == before

@@ -6,7 +6,7 @@ import logging
 import pytest
 from click.testing import CliRunner
 
-from conftest import HP_KEY, PD_TOKEN, no_sleep_hotprofile_client, run_hotprofile, run_pipedrive
+from conftest import HP_KEY, PD_TOKEN, no_sleep_hotprofile_client, run_hotprofile
 from pipelines.cli import cli
 from sources._errors import ApiError
 

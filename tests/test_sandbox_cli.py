@@ -26,8 +26,8 @@ def test_sandbox_command_serves_both_apis_until_interrupted():
     try:
         lines = [server.stdout.readline() for _ in range(3)]
         assert "SOURCES__PIPEDRIVE__BASE_URL=http://127.0.0.1:" in lines[0]
-        token = lines[0].split("SOURCES__PIPEDRIVE__API_TOKEN=")[1].strip()
-        key = lines[1].split("SOURCES__HOTPROFILE__API_KEY=")[1].strip()
+        token = lines[0].split("SOURCES__PIPEDRIVE__API_TOKEN=")[1].split()[0]
+        key = lines[1].split("SOURCES__HOTPROFILE__API_KEY=")[1].split()[0]
         deals = requests.get(f"http://127.0.0.1:{port}/api/v2/deals", headers={"x-api-token": token}, timeout=5)
         assert deals.status_code == 200 and 0 < len(deals.json()["data"]) <= 20     # archived ones are apart
         clients = requests.post(f"http://127.0.0.1:{port + 1}/rest_api/v1/clients/get_entry_list_flow",

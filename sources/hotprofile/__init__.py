@@ -29,10 +29,9 @@ from sources._warehouse import stored_keys, stored_rows
 from sources.hotprofile.config import HotProfileSettings, hotprofile_settings
 from sources.hotprofile.paginators import all_pages
 from sources.hotprofile.tables import TABLES, Table
-from sources.hotprofile.shapes import JST, columns, nested_hints, normalize, normalizer, parse_jst, to_jst
+from sources.hotprofile.shapes import columns, nested_hints, normalizer, to_jst
 
-__all__ = ["HotProfileSettings", "hotprofile_source", "origin", "parse_jst", "to_jst", "normalize", "JST",
-           "resolve_tables"]
+__all__ = ["HotProfileSettings", "hotprofile_source", "make_client"]
 
 
 def origin(url_instance: str) -> str:

@@ -12,13 +12,15 @@ DEMO_KEY = "demo-hotprofile-key"
 
 
 @contextmanager
-def demo(sizes: dict[str, int]) -> Iterator[HotProfileSettings]:
+def demo(sizes: dict[str, int], port: int = 0) -> Iterator[HotProfileSettings]:
     from sandbox.hotprofile import HotProfileSandbox
 
     clients = sizes.get("clients", 1000)
-    with HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY) as box:
+    with HotProfileSandbox(seed=1, clients=clients, leads=clients * 2, business_cards=clients, api_key=DEMO_KEY,
+                           port=port) as box:
         yield HotProfileSettings(box.url_instance, DEMO_KEY)
 
 
 CONTRACT = SourceContract(name="hotprofile", tables=TABLES, source=hotprofile_source, catalog=catalog_rows,
-                          demo=demo, offline=HotProfileSettings("offline.invalid", "offline-settings-no-key"))
+                          demo=demo, offline=HotProfileSettings("offline.invalid", "offline-settings-no-key"),
+                          example="FROM hotprofile.clients WHERE NOT is_deleted LIMIT 5")

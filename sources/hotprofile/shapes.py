@@ -32,8 +32,8 @@ _JST_OFFSET = timedelta(hours=9)          # Asia/Tokyo has had no DST since 1951
 # What an unchecked box looks like ("ー" is the katakana long vowel mark the API renders); anything else
 # non-empty counts as checked. None / "" → NULL.
 _FLAG_VALUES: dict[Any, bool | None] = {None: None, "": None, "ー": False, "-": False, "－": False, "―": False,
-                                        "0": False, 0: False, False: False, "false": False, "False": False,
-                                        "1": True, 1: True, True: True, "✓": True}
+                                        "0": False, 0: False, "false": False, "False": False,
+                                        "1": True, 1: True, "✓": True}
 
 
 def parse_jst(value: Any) -> datetime | None:

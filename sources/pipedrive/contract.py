@@ -13,12 +13,15 @@ DEMO_BURST = 100          # the emulated plan's requests per 2 s (Pipedrive "Pow
 
 
 @contextmanager
-def demo(sizes: dict[str, int]) -> Iterator[PipedriveSettings]:
+def demo(sizes: dict[str, int], port: int = 0) -> Iterator[PipedriveSettings]:
     from sandbox.pipedrive import PipedriveSandbox
 
-    with PipedriveSandbox(seed=1, deals=sizes.get("deals", 300), token=DEMO_TOKEN, burst=DEMO_BURST) as sandbox:
+    with PipedriveSandbox(seed=1, deals=sizes.get("deals", 300), token=DEMO_TOKEN, burst=DEMO_BURST,
+                          port=port) as sandbox:
         yield PipedriveSettings(sandbox.base_url, DEMO_TOKEN, rate_limit_burst=DEMO_BURST)
 
 
 CONTRACT = SourceContract(name="pipedrive", tables=TABLES, source=pipedrive_source, catalog=catalog_rows, demo=demo,
-                          offline=PipedriveSettings("http://offline.invalid", "offline-settings-no-token"))
+                          offline=PipedriveSettings("http://offline.invalid", "offline-settings-no-token"),
+                          example="SELECT status, count(*), sum(value) FROM pipedrive.deals WHERE NOT is_deleted "
+                                  "GROUP BY status ORDER BY 2 DESC")
