@@ -349,7 +349,7 @@ class Generator:
     # -- rows ----------------------------------------------------------------------------------
     def client(self, cid: int, created: str, updated: str) -> dict[str, Any]:
         rng, ch, ri = self.rng, self.ch, self.ri
-        c, p, (uid, ucode, uname) = self.company(), self.place(), self.user()
+        c, p, (_uid, ucode, uname) = self.company(), self.place(), self.user()
         return {
             "id": cid, "name": c["name"], "name_kana": c["name_kana"], "name_disp": c["name_disp"],
             "zip": p["zip"], "pref": p["pref"], "address": p["address"], "address1": p["address1"],
