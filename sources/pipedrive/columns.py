@@ -100,6 +100,28 @@ DEALS = {
     "smart_bcc_email": "text",
 }
 
+# include_fields that persons and organizations share
+NEXT_ACTIVITY_AND_DEAL_TOTALS = {
+    "next_activity_id": "bigint",
+    "last_activity_id": "bigint",
+    "open_deals_count": "bigint",
+    "related_open_deals_count": "bigint",
+    "closed_deals_count": "bigint",
+    "related_closed_deals_count": "bigint",
+}
+ACTIVITY_AND_DEAL_COUNTS = {
+    "activities_count": "bigint",
+    "done_activities_count": "bigint",
+    "undone_activities_count": "bigint",
+    "files_count": "bigint",
+    "notes_count": "bigint",
+    "followers_count": "bigint",
+    "won_deals_count": "bigint",
+    "related_won_deals_count": "bigint",
+    "lost_deals_count": "bigint",
+    "related_lost_deals_count": "bigint",
+}
+
 PERSONS = {
     "id": "bigint",
     "name": "text",
@@ -122,25 +144,11 @@ PERSONS = {
     "job_title": "text",
     "postal_address": "json",
     # include_fields
-    "next_activity_id": "bigint",
-    "last_activity_id": "bigint",
-    "open_deals_count": "bigint",
-    "related_open_deals_count": "bigint",
-    "closed_deals_count": "bigint",
-    "related_closed_deals_count": "bigint",
+    **NEXT_ACTIVITY_AND_DEAL_TOTALS,
     "participant_open_deals_count": "bigint",
     "participant_closed_deals_count": "bigint",
     "email_messages_count": "bigint",
-    "activities_count": "bigint",
-    "done_activities_count": "bigint",
-    "undone_activities_count": "bigint",
-    "files_count": "bigint",
-    "notes_count": "bigint",
-    "followers_count": "bigint",
-    "won_deals_count": "bigint",
-    "related_won_deals_count": "bigint",
-    "lost_deals_count": "bigint",
-    "related_lost_deals_count": "bigint",
+    **ACTIVITY_AND_DEAL_COUNTS,
     "last_incoming_mail_time": "timestamp",
     "last_outgoing_mail_time": "timestamp",
 }
@@ -156,24 +164,10 @@ ORGANIZATIONS = {
     "address": "json",
     "label_ids": "json",
     # include_fields
-    "next_activity_id": "bigint",
-    "last_activity_id": "bigint",
-    "open_deals_count": "bigint",
-    "related_open_deals_count": "bigint",
-    "closed_deals_count": "bigint",
-    "related_closed_deals_count": "bigint",
+    **NEXT_ACTIVITY_AND_DEAL_TOTALS,
     "email_messages_count": "bigint",
     "people_count": "bigint",
-    "activities_count": "bigint",
-    "done_activities_count": "bigint",
-    "undone_activities_count": "bigint",
-    "files_count": "bigint",
-    "notes_count": "bigint",
-    "followers_count": "bigint",
-    "won_deals_count": "bigint",
-    "related_won_deals_count": "bigint",
-    "lost_deals_count": "bigint",
-    "related_lost_deals_count": "bigint",
+    **ACTIVITY_AND_DEAL_COUNTS,
     "website": "text",
     "linkedin": "text",
     "industry": "text",                   # a label or an option id: text holds either
