@@ -25,20 +25,19 @@ from sources._incremental import RunContext, Window
 from sources._stats import RunStats
 from sources import account_source, contracts
 
-NEXT_ITEM_MODE = "EXTRACT__NEXT_ITEM_MODE"
+NEXT_ITEM_MODE = "extract.next_item_mode"
 
 
 @contextmanager
 def one_resource_at_a_time() -> Iterator[None]:
-    """dlt's fifo extraction for the duration of a run (not at import): one table at a time, so per-table
-    timing is meaningful (the sources are exact in either mode). A value the user set is respected."""
-    previous = os.environ.get(NEXT_ITEM_MODE)
-    os.environ[NEXT_ITEM_MODE] = previous or "fifo"
-    try:
+    """dlt's fifo extraction for the duration of a run, through dlt's run-scoped config (no environment
+    variable, nothing at import): one table at a time, so per-table timing is meaningful (the sources are
+    exact in either mode). A mode the user configured is respected."""
+    if dlt.config.get(NEXT_ITEM_MODE) is not None:
         yield
-    finally:
-        if previous is None:
-            os.environ.pop(NEXT_ITEM_MODE, None)
+        return
+    with dlt.config.values({NEXT_ITEM_MODE: "fifo"}):
+        yield
 
 
 class LoadError(CrmEltError):

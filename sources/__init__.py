@@ -56,6 +56,9 @@ def account_source(source: str, account: str | None = None, **arguments: Any) ->
     factory = contracts()[source].source
     if account:
         factory = factory.clone(name=account, section=source)
+    if arguments.get("settings") is not None:
+        # checked settings given: nothing is read from config (a blank or bad key cannot get in the way)
+        arguments = {**_defaults(factory), **arguments}
     try:
         built = factory(**arguments)
     except ConfigurationValueError as exc:
@@ -63,6 +66,13 @@ def account_source(source: str, account: str | None = None, **arguments: Any) ->
     return built.clone(with_name=source) if account else built
 
 
+def _defaults(factory: Any) -> dict[str, Any]:
+    import inspect
+
+    return {name: parameter.default for name, parameter in inspect.signature(factory).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
 def spec_source(source: str) -> Any:
-    """The source's resources without credentials and without a request: for asset specs (Dagster)."""
-    return contracts()[source].source(settings=contracts()[source].offline)
+    """The source's resources without credentials, config or a request: for asset specs (Dagster)."""
+    return account_source(source, settings=contracts()[source].offline)

@@ -32,7 +32,9 @@ def env_var(key: str) -> str:
     return key.upper().replace(".", "__")
 
 
-def required(value: Any, name: str, secret: bool = False) -> str:
+def required(value: Any, name: str, secret: bool = False, where_to: bool = False) -> str:
+    """A value that must be set. ``secret`` (a credential) and ``where_to`` (the host it is sent to) must
+    come from the source's own keys, never from a key every source shares."""
     if value is None or str(value).strip() == "":
         key = config_key(name)
         where = ".dlt/secrets.toml" if secret else ".dlt/config.toml"
@@ -40,7 +42,29 @@ def required(value: Any, name: str, secret: bool = False) -> str:
     value = str(value).strip()          # a pasted token often carries a trailing newline
     if secret:
         register_secret(value)
+    if secret or where_to:
+        refuse_shared(value, name, secret)
     return value
+
+
+def refuse_shared(value: str, name: str, secret: bool = False) -> None:
+    """dlt falls back from ``sources.<source>.<name>`` to keys every source shares (``sources.<name>``,
+    ``<name>``: e.g. an ``API_TOKEN`` variable set for another tool). A credential found only there is
+    refused rather than sent to this API."""
+    import dlt
+
+    provider = dlt.secrets if secret else dlt.config
+    key = config_key(name)
+    own = {key, ".".join(key.split(".")[:2] + [name])}            # the account's key, the source's key
+    if any(_clean(provider.get(candidate)) == value for candidate in own):
+        return
+    if any(_clean(provider.get(shared)) == value for shared in (f"sources.{name}", name)):
+        raise ConfigError(f"{name} was found only under a key every source shares ({name.upper()} or "
+                          f"sources.{name}); set {key} (environment variable {env_var(key)})")
+
+
+def _clean(value: Any) -> str | None:
+    return None if value is None else str(value).strip()
 
 
 def parse_date(value: Any, name: str) -> datetime | None:

@@ -115,30 +115,39 @@ def stored_rows(table: str, values: Iterable[Any], deleted_at: datetime, *, colu
     if client is None:
         return
     children = _child_tables(pipeline, table)
+    for start in range(0, len(ordered), CHUNK):
+        records = _read_rows(client, table, children, column, ordered[start:start + CHUNK], live_only)
+        if records is None:          # no such table (yet)
+            return
+        out = []
+        for record in records:
+            row = {k: v for k, v in record.items() if not k.startswith(DLT_PREFIX)}
+            row["is_deleted"] = True
+            row["deleted_at"] = deleted_at
+            out.append(row)
+        if out:
+            yield out
+
+
+def _read_rows(client: Any, table: str, children: list[tuple[str, str]], column: str, values: list[Any],
+               live_only: bool) -> list[dict] | None:
+    """One chunk of stored rows with their lists; the connection is closed before the caller yields (a
+    generator suspended inside ``with client`` would hold the file open under round-robin extraction)."""
     with client:
         if not client.has_dataset():
-            return
+            return None
         parent = client.make_qualified_table_name(table)
         col, flag = client.escape_column_name(column), client.escape_column_name("is_deleted")
         only_live = f" AND ({flag} IS NULL OR NOT {flag})" if live_only else ""
-        for start in range(0, len(ordered), CHUNK):
-            chunk = ordered[start:start + CHUNK]
-            sql = f"SELECT * FROM {parent} WHERE {col} IN ({','.join(map(_literal, chunk))}){only_live}"
-            try:
-                with client.execute_query(sql) as cur:
-                    names = [d[0] for d in cur.description]
-                    records = [dict(zip(names, values)) for values in cur.fetchall()]
-            except Exception:       # no such table (yet)
-                return
-            _attach_lists(client, children, records)
-            out = []
-            for record in records:
-                row = {k: v for k, v in record.items() if not k.startswith(DLT_PREFIX)}
-                row["is_deleted"] = True
-                row["deleted_at"] = deleted_at
-                out.append(row)
-            if out:
-                yield out
+        sql = f"SELECT * FROM {parent} WHERE {col} IN ({','.join(map(_literal, values))}){only_live}"
+        try:
+            with client.execute_query(sql) as cur:
+                names = [d[0] for d in cur.description]
+                records = [dict(zip(names, row)) for row in cur.fetchall()]
+        except Exception:
+            return None
+        _attach_lists(client, children, records)
+        return records
 
 
 def _attach_lists(client: Any, children: list[tuple[str, str]], records: list[dict]) -> None:

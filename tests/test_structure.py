@@ -158,3 +158,22 @@ def test_importing_any_module_changes_no_environment_variable():
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("shared", ["API_TOKEN", "SOURCES__API_TOKEN"])
+def test_a_token_under_a_key_every_source_shares_is_never_sent(clean_config, shared):
+    """dlt falls back to generic keys; a token set there for another tool must not go to Pipedrive."""
+    clean_config.setenv(shared, "another-tools-token-1234")
+    clean_config.setenv("SOURCES__PIPEDRIVE__BASE_URL", "http://127.0.0.1:9")
+    for account in (None, "eu"):
+        with pytest.raises(ConfigError, match=r"api_token was found only under a key every source shares"):
+            account_source("pipedrive", account)
+    clean_config.setenv("SOURCES__PIPEDRIVE__API_TOKEN", "another-tools-token-1234")    # said on purpose
+    assert account_source("pipedrive", "eu").name == "pipedrive"
+
+
+def test_a_host_under_a_key_every_source_shares_is_never_used(clean_config):
+    clean_config.setenv("SOURCES__HOTPROFILE__API_KEY", "k-123456789")
+    clean_config.setenv("URL_INSTANCE", "elsewhere.example.com")
+    with pytest.raises(ConfigError, match=r"^url_instance was found only under .*sources\.hotprofile\.url_instance"):
+        account_source("hotprofile")

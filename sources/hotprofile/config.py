@@ -22,7 +22,7 @@ def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_mi
                         reconcile_every_hours: Any, paths: dict[str, Any]) -> HotProfileSettings:
     key = required(api_key, "api_key", secret=True)
     return HotProfileSettings(
-        url_instance=required(url_instance, "url_instance"), api_key=key,
+        url_instance=required(url_instance, "url_instance", where_to=True), api_key=key,
         start_date=parse_date(start_date, "start_date"),
         lag=timedelta(minutes=at_least(lag_minutes, "lag_minutes", 0)),
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),

@@ -24,8 +24,10 @@ class PipedriveSettings:
 def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start_date: Any,
                        rate_limit_burst: Any, reconcile_every_hours: Any) -> PipedriveSettings:
     token = required(api_token, "api_token", secret=True)
-    if not base_url:
-        domain = required(company_domain, "company_domain")
+    if base_url:
+        base_url = required(base_url, "base_url", where_to=True)
+    else:
+        domain = required(company_domain, "company_domain", where_to=True)
         domain = domain.removeprefix("https://").removesuffix("/").removesuffix(".pipedrive.com")
         if not _DOMAIN.match(domain):
             raise ConfigError(f"{config_key('company_domain')}: {domain!r} is not a company domain; use the "

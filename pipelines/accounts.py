@@ -1,0 +1,50 @@
+"""The accounts (companies, tenants) of a source: ``sources.<source>.accounts`` in dlt config.
+
+    [sources.pipedrive]
+    accounts = ["eu", "us"]          # or SOURCES__PIPEDRIVE__ACCOUNTS='["eu", "us"]'
+
+Each account reads ``[sources.<source>.<account>]`` (falling back to ``[sources.<source>]``) and has its own
+dataset and state. Without the key a source has one account, ``None``: the settings of ``[sources.<source>]``.
+Orchestrators partition by account; ``partition_key`` / ``account_of`` convert (``None`` ↔ ``"default"``).
+"""
+from __future__ import annotations
+
+import re
+
+import dlt
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
+
+from sources._errors import ConfigError
+
+DEFAULT_PARTITION = "default"
+NAME = re.compile(r"^[a-z0-9_]+$")
+
+
+def configured_accounts(source: str) -> list[str | None]:
+    """``sources.<source>.accounts`` as a list of names, or ``[None]`` when the key is absent (or empty)."""
+    key = f"sources.{source}.accounts"
+    env = key.upper().replace(".", "__")
+    if dlt.config.get(key) in (None, ""):
+        return [None]
+    try:
+        names = dlt.config.get(key, list)
+    except ConfigValueCannotBeCoercedException:
+        names = None
+    if not isinstance(names, list) or not names:
+        raise ConfigError(f"{key} must be a non-empty list of account names, e.g. accounts = [\"eu\", \"us\"] "
+                          f"in .dlt/config.toml or {env}='[\"eu\", \"us\"]'")
+    for name in names:
+        if not isinstance(name, str) or not NAME.match(name) or name in (DEFAULT_PARTITION, "accounts"):
+            raise ConfigError(f"{key}: {name!r} is not an account name (lowercase letters, digits and _; "
+                              f"not {DEFAULT_PARTITION!r} or 'accounts')")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{key}: an account is listed twice in {names}")
+    return list(names)
+
+
+def partition_key(account: str | None) -> str:
+    return account or DEFAULT_PARTITION
+
+
+def account_of(partition: str) -> str | None:
+    return None if partition == DEFAULT_PARTITION else partition
