@@ -1,6 +1,7 @@
 """`crm-elt demo` and `crm-elt sandbox`: the real pipeline against the local API emulators."""
 from __future__ import annotations
 
+import signal
 import tempfile
 import time
 from contextlib import ExitStack
@@ -44,6 +45,8 @@ def show_tables(duckdb_path: str) -> None:
 
 def serve_sandbox(port: int, *, deals: int, clients: int) -> None:
     """Every source's emulator on consecutive ports until Ctrl-C, with the variables that point runs at it."""
+    # Ctrl-C stops it even when started from a shell that ignores SIGINT for background jobs
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with ExitStack() as stack:
         for offset, (name, contract) in enumerate(contracts().items()):
             settings = stack.enter_context(contract.demo({"deals": deals, "clients": clients}, port=port + offset))
