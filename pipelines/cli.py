@@ -1,12 +1,16 @@
 """`crm-elt`: run, backfill, status, sql, demo, tables, sandbox. Exit codes: 0 ok, 1 load/API failure,
 2 bad usage or configuration, 3 another run of the same pipeline holds its lock, 4 API budget exhausted
-(the next run continues)."""
+(the next run continues), 130/143 interrupted by SIGINT/SIGTERM (what was read is loaded; the next run
+continues)."""
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from typing import Any, Callable
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import click
 
@@ -16,7 +20,8 @@ from sources._config import parse_date
 from pipelines.output import Reporter
 from pipelines.runner import Target, run_source
 from pipelines.text_table import format_table
-from sources._errors import BudgetExhausted, ConfigError, CrmEltError
+from sources import _stop as stop
+from sources._errors import ConfigError, CrmEltError
 from sources._redact import redact
 from sources._incremental import Window
 
@@ -62,28 +67,64 @@ def make_target(reporter: Reporter | None = None, *, destination: str | None, du
 
 def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:
     """Run each source (one failing does not keep the others from loading); one stderr line per error
-    and the first failure's exit code."""
+    and the first failure's exit code. A first SIGINT/SIGTERM ends the running source at its next request
+    (what was read is loaded) and starts no other: exit 130/143. A second one aborts at once."""
     exit_code = 0
-    for source in sources:
-        try:
-            result = run_source(source, **kw)
-        except CrmEltError as exc:
-            reporter.error(redact(exc), exc.exit_code, source)
-            exit_code = exit_code or exc.exit_code
-            continue
-        except Exception as exc:            # a bug or an environment problem: still one line, no secret
-            logging.getLogger("crm_elt").debug("unexpected error", exc_info=True)
-            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            reporter.error(redact(f"unexpected {type(exc).__name__}: {detail} (rerun with -v for details)"),
-                           1, source)
-            exit_code = exit_code or 1
-            continue
-        reporter.result(result)
-        if result.stopped:
-            reporter.error(redact(result.stopped), BudgetExhausted.exit_code, source)
-            exit_code = exit_code or BudgetExhausted.exit_code
+    with graceful_stop():
+        for source in sources:
+            if stop.requested():
+                break
+            try:
+                result = run_source(source, **kw)
+            except CrmEltError as exc:
+                reporter.error(redact(exc), exc.exit_code, source)
+                exit_code = exit_code or exc.exit_code
+                continue
+            except Exception as exc:            # a bug or an environment problem: still one line, no secret
+                logging.getLogger("crm_elt").debug("unexpected error", exc_info=True)
+                detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                reporter.error(redact(f"unexpected {type(exc).__name__}: {detail} (rerun with -v for details)"),
+                               1, source)
+                exit_code = exit_code or 1
+                continue
+            reporter.result(result)
+            if stop.requested():
+                complete = len(result.completed)
+                reporter.error(f"interrupted: {complete} table{'s' * (complete != 1)} complete; the next run "
+                               "continues", 128 + stop.requested(), source)
+                exit_code = 128 + stop.requested()
+            elif result.stopped:
+                reporter.error(redact(result.stopped), result.stop_code, source)
+                exit_code = exit_code or result.stop_code
     if exit_code:
         sys.exit(exit_code)
+
+
+@contextmanager
+def graceful_stop() -> Iterator[None]:
+    """SIGINT/SIGTERM → ``sources._stop``: the run ends at its next API request and loads what it read.
+    dlt's own handlers (normalize and load steps) are off meanwhile, so a signal there lets the load
+    finish. A second signal restores the default action and re-raises it: the process stops at once."""
+    import dlt
+
+    def on_signal(signum: int, frame: Any) -> None:
+        if stop.requested():
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        stop.request(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with dlt.config.values({"runtime.intercept_signals": False}):
+            yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        stop.clear()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -45,6 +45,7 @@ def last_run(runs: list[dict[str, Any]], table: str, ok_only: bool = False) -> t
         if ok_only and not run.get("ok"):
             continue
         for entry in run.get("tables", []):
-            if entry.get("table") == table:
+            # a table a stopped run (budget, interrupt) did not finish is no success of that run
+            if entry.get("table") == table and not (ok_only and entry.get("complete") is False):
                 return run, entry
     return None

@@ -63,7 +63,9 @@ class RunResult:
     dataset: str
     tables: list[TableSummary] = field(default_factory=list)
     seconds: float = 0.0
-    stopped: str | None = None
+    stopped: str | None = None              # why later tables were skipped (budget, interrupt)
+    stop_code: int = 0                      # its exit code
+    completed: list[str] = field(default_factory=list)   # tables read to the end (cursors committed)
 
 
 @dataclass
@@ -148,7 +150,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
             error = _root_cause(exc)
         except CrmEltError as exc:
             error = exc
-        result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=stats.stopped)
+        result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=stats.stopped,
+                           stop_code=stats.stop_code, completed=[name for name in names if name in stats.completed])
         for name in names:
             table = stats[name]
             result.tables.append(TableSummary(name, counts.get(name, 0), table.requests, table.tokens, table.seconds))
@@ -222,7 +225,8 @@ def _record(pipeline: Any, target: Target, result: RunResult, started_at: dateti
            "error": str(error) if error else None, "exit_code": error.exit_code if error else 0,
            "stopped": result.stopped,
            "tables": [{"table": t.table, "rows": t.rows, "requests": t.requests, "tokens": t.tokens,
-                       "seconds": round(t.seconds, 3), "cursor": resources.get(t.table, {}).get("cursor")}
+                       "seconds": round(t.seconds, 3), "cursor": resources.get(t.table, {}).get("cursor"),
+                       "complete": t.table in result.completed or not result.stopped}
                       for t in result.tables]}
     append_run(target.pipelines_dir, pipeline.pipeline_name, run)
     if isinstance(error, (DuckDBLocked, LoadError, DestinationConfigError)):

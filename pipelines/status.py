@@ -73,7 +73,9 @@ def view_row(dataset: str, table: str, found: tuple | None, now: datetime) -> tu
 def outcome(latest: tuple[dict, dict] | None) -> str:
     if latest is None:
         return NEVER
-    run = latest[0]
+    run, entry = latest
+    if run.get("ok") and entry.get("complete") is False:
+        return f"stopped: {run.get('stopped')}; the next run continues"
     return "ok" if run.get("ok") else f"FAILED: {run.get('error') or 'unknown error'}"
 
 

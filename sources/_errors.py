@@ -24,3 +24,11 @@ class ApiError(CrmEltError):
     """The API failed after bounded retries, or answered something unusable."""
 
     exit_code = 1
+
+
+class Interrupted(CrmEltError):
+    """Stopped on request (SIGINT: 130, SIGTERM: 143); what was read is loaded, the next run continues."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -20,6 +20,7 @@ import requests
 from sources._errors import ApiError, BudgetExhausted, ConfigError, CrmEltError
 from sources._redact import redact, register_secret
 from sources._stats import RunStats
+from sources import _stop as stop
 
 log = logging.getLogger("crm_elt.http")
 
@@ -126,6 +127,7 @@ class ApiClient:
 
         ``missing_ok``: a 404 means the object is gone (e.g. a deal deleted meanwhile): return None.
         """
+        stop.raise_if_requested()
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")

@@ -128,19 +128,22 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def guarded(read: Callable[[], Iterator[Any]], stats: RunStats) -> Iterator[Any]:
-    """Run one table's reader; when the API budget runs out, keep what was read and stop the run.
+def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats) -> Iterator[Any]:
+    """Run one table's reader; when the API budget runs out or a stop is asked for, keep what was read and
+    stop the run.
 
     Rows already yielded are loaded; the table's cursor was not committed, so the next run re-reads them.
     Tables after it yield nothing and keep their state and their rows.
     """
-    from sources._errors import BudgetExhausted
+    from sources._errors import BudgetExhausted, Interrupted
 
     if not stats.stopped:
         try:
             yield from read()
-        except BudgetExhausted as exc:
-            stats.stopped = str(exc)
+        except (BudgetExhausted, Interrupted) as exc:
+            stats.stopped, stats.stop_code = str(exc), exc.exit_code
+        else:
+            stats.completed.append(name)
     if stats.stopped:
         keep_rows_of_unfinished_table()
 
@@ -163,7 +166,7 @@ def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats
     def rows() -> Iterator[Any]:
         started = time.monotonic()
         try:
-            yield from guarded(read, stats)
+            yield from guarded(name, read, stats)
         finally:
             stats.count(name, seconds=time.monotonic() - started)
 

@@ -20,7 +20,9 @@ class RunStats:
 
     def __init__(self) -> None:
         self.tables: dict[str, TableStats] = {}
-        self.stopped: str | None = None
+        self.stopped: str | None = None         # why the run stopped early (budget, interrupt)
+        self.stop_code: int = 0                  # that reason's exit code
+        self.completed: list[str] = []           # tables whose read finished (their cursors commit)
         self._lock = threading.Lock()
 
     def __getitem__(self, table: str) -> TableStats:

@@ -1,0 +1,83 @@
+"""SIGINT/SIGTERM to a real `crm-elt run`: the run ends at its next request, loads what it read, keeps
+every completed cursor and the per-deal queue, starts no other source, says so in one line and exits
+130/143; the next run continues where it stopped and ends exact."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import duckdb
+import pytest
+
+from conftest import HP_KEY, PD_TOKEN
+from pipelines.runlog import read_runs
+from truth import assert_pipedrive_exact
+
+
+@pytest.fixture
+def sandboxes(monkeypatch):
+    """Small emulators of both APIs, and the CLI configuration pointing at them."""
+    from sandbox.hotprofile import HotProfileSandbox
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=5, deals=80, token=PD_TOKEN, burst=10_000) as pd, \
+            HotProfileSandbox(seed=5, clients=30, leads=20, business_cards=10, api_key=HP_KEY, rate=None) as hp:
+        for key, value in {"SOURCES__PIPEDRIVE__API_TOKEN": PD_TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": pd.base_url,
+                           "SOURCES__PIPEDRIVE__RATE_LIMIT_BURST": "10000", "SOURCES__HOTPROFILE__API_KEY": HP_KEY,
+                           "SOURCES__HOTPROFILE__URL_INSTANCE": hp.url_instance, "RUNTIME__DLTHUB_TELEMETRY": "false"
+                           }.items():
+            monkeypatch.setenv(key, value)
+        for key in ("COMPANY_DOMAIN", "START_DATE"):
+            monkeypatch.delenv(f"SOURCES__PIPEDRIVE__{key}", raising=False)
+        monkeypatch.delenv("SOURCES__HOTPROFILE__START_DATE", raising=False)
+        yield pd, hp
+
+
+def crm_elt(tmp_path, *args: str) -> list[str]:
+    exe = shutil.which("crm-elt")
+    base = [exe] if exe else [sys.executable, "-c", "from pipelines.cli import main; main()"]
+    return [*base, *args, "--duckdb", str(tmp_path / "crm.duckdb"), "--pipelines-dir", str(tmp_path / "state")]
+
+
+def flow_calls(sb) -> int:
+    return len(sb.server.requests_to(r"^/v1/deals/\d+/flow$"))
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_mid_load_loads_what_was_read_and_the_next_run_continues(sandboxes, tmp_path, sig, code):
+    sb, hotprofile = sandboxes
+    sb.server.faults.add("slow", path=r"/flow$", delay=0.05)         # a per-deal phase long enough to interrupt
+    run = subprocess.Popen(crm_elt(tmp_path, "run"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while flow_calls(sb) < 20 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.02)
+    run.send_signal(sig)
+    out, err = run.communicate(timeout=60)
+    assert run.returncode == code, err
+    assert err.strip().splitlines()[-1].startswith("crm-elt: pipedrive: interrupted: ") and \
+        err.strip().endswith("tables complete; the next run continues"), err
+    assert not hotprofile.server.requests, "the next source must not start"
+
+    read_first = flow_calls(sb)
+    deals = len(sb.expected("deals"))
+    assert 20 <= read_first < deals
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:   # what was read is loaded
+        assert con.execute("SELECT count(*) FROM pipedrive.deals").fetchone()[0] == deals
+        assert con.execute("SELECT count(DISTINCT deal_id) FROM pipedrive.dealflow").fetchone()[0] >= 20
+    last = read_runs(str(tmp_path / "state"), "crm_elt_pipedrive")[-1]
+    assert last["stopped"].startswith("interrupted by") and \
+        {t["table"]: t["complete"] for t in last["tables"]}["deals"] is True
+    assert {t["table"]: t["complete"] for t in last["tables"]}["deal_participants"] is False
+
+    if sig == signal.SIGTERM:
+        return                   # the same stop path as SIGINT: the resume is checked once
+    sb.server.clear_requests()
+    again = subprocess.run(crm_elt(tmp_path, "run", "pipedrive", "--quiet"), capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert flow_calls(sb) <= deals - read_first + 5      # the deals already read are not asked for again
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
