@@ -1,6 +1,9 @@
-"""Destination names → dlt destinations. DuckDB (a local file) is the default."""
+"""Destination names → dlt destinations (DuckDB, a local file, is the default), and where each
+warehouse's local run state lives."""
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any
 
 import dlt
@@ -14,3 +17,39 @@ def make_destination(name: str | None = None, duckdb_path: str | None = None) ->
     if name in (None, "", "duckdb"):
         return dlt.destinations.duckdb(credentials=duckdb_path or DEFAULT_DUCKDB)
     return name
+
+
+def state_dir(name: str | None = None, duckdb_path: str | None = None) -> str:
+    """dlt's local working directory (pipeline state, locks, run logs) of one warehouse: a folder per
+    warehouse under dlt's pipelines directory, so runs into different warehouses never share state,
+    block each other or report each other's runs. dlt also keeps the state in the warehouse itself."""
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    return os.path.join(get_dlt_pipelines_dir(), "crm-elt", warehouse_key(name, duckdb_path))
+
+
+def warehouse_key(name: str | None, duckdb_path: str | None) -> str:
+    """``duckdb-<file>-<hash of its absolute path>``, or ``<destination>-<hash of host and database>``
+    (no secret goes into it)."""
+    if name in (None, "", "duckdb"):
+        path = os.path.realpath(duckdb_path or DEFAULT_DUCKDB)
+        return f"duckdb-{os.path.basename(path)}-{_digest(path)}"
+    return f"{name}-{_digest(_where(name))}"
+
+
+def _where(name: str) -> str:
+    """The configured host/database/project of destination ``name`` ("" when it is not configured)."""
+    try:
+        from dlt.common.destination.reference import Destination
+
+        destination = Destination.from_reference(name)
+        config = destination.configuration(destination.spec(), accept_partial=True)
+    except Exception:
+        return ""
+    credentials = getattr(config, "credentials", None)
+    parts = [getattr(credentials, attribute, None) for attribute in ("host", "port", "database", "project_id")]
+    return "/".join(str(part) for part in parts if part)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:10]

@@ -183,7 +183,12 @@ def status(account: str | None, **target: Any) -> None:
     """Every table of every source: cursor, last successful run, rows, freshness, last run's outcome."""
     from pipelines.status import HEADER, status_rows
 
-    click.echo(format_table(HEADER, status_rows(make_target(**target), account)))
+    where = make_target(**target)
+    if where.is_duckdb and not os.path.exists(where.duckdb_file):
+        click.echo(f"crm-elt: no DuckDB file at {where.duckdb_file}: run `crm-elt run` first or pass --duckdb",
+                   err=True)
+        sys.exit(ConfigError.exit_code)
+    click.echo(format_table(HEADER, status_rows(where, account)))
 
 
 @cli.command()

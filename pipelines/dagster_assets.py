@@ -12,7 +12,7 @@ number of workers, except into one DuckDB file (one writer): DuckDB runs share t
 
 Where to load: ``CRM_ELT_DESTINATION`` (a dlt destination name; default DuckDB), ``CRM_ELT_DUCKDB`` (the
 DuckDB file, default ``crm.duckdb``), ``CRM_ELT_PIPELINES_DIR`` (dlt's working directory, default
-``~/.dlt/pipelines``), or ``build_definitions(...)``. Importing this module needs no credentials and makes
+the warehouse's own folder, as for ``crm-elt``), or ``build_definitions(...)``. Importing this module needs no credentials and makes
 no request: the asset specs come from ``sources.spec_source``; credentials are read when a partition runs.
 """
 
@@ -25,7 +25,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 import sources
-from destinations import make_destination
+from destinations import make_destination, state_dir
 from pipelines.accounts import account_of, configured_accounts, partition_key
 from pipelines.lock import pipeline_lock
 from pipelines.runner import dataset_name, one_resource_at_a_time, pipeline_name
@@ -75,6 +75,8 @@ def source_assets(source: str, destination: str | None = None, duckdb_path: str 
 
 def build_definitions(destination: str | None = None, duckdb_path: str | None = None,
                       pipelines_dir: str | None = None) -> Definitions:
+    # the warehouse's own state folder by default: the CLI's runs into it share state and lock
+    pipelines_dir = pipelines_dir or state_dir(destination, duckdb_path)
     return Definitions(assets=[source_assets(source, destination, duckdb_path, pipelines_dir)
                                for source in sources.contracts()],
                        resources={"dlt": DagsterDltResource()})

@@ -13,7 +13,7 @@ import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from destinations import make_destination
+from destinations import make_destination, state_dir
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
 from pipelines.lock import pipeline_lock
 from pipelines.runlog import append_run
@@ -80,6 +80,10 @@ class Target:
     progress: bool = False                  # dlt's row counters on stderr while loading
     prefix: str = "crm_elt"                 # pipeline names (state) are <prefix>_<dataset>; the demo has its own
     on_wait: Callable[[str], None] = lambda message: print(f"crm-elt: {message}", file=sys.stderr)
+
+    def __post_init__(self) -> None:
+        # state, locks and run logs belong to the warehouse, not to the machine (see destinations.state_dir)
+        self.pipelines_dir = self.pipelines_dir or state_dir(self.destination, self.duckdb_path)
 
     @property
     def is_duckdb(self) -> bool:

@@ -12,6 +12,8 @@ import duckdb
 import pytest
 
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+# dlt's machine-wide folder (~/.dlt, /var/dlt as root) is never touched: whatever it holds cannot matter
+os.environ["DLT_DATA_DIR"] = tempfile.mkdtemp(prefix="crm-elt-tests-dlt-")
 
 from pipelines.runner import Target, run_source  # noqa: E402
 from sources.hotprofile import HotProfileSettings  # noqa: E402

@@ -1,6 +1,7 @@
 """`crm-elt status` and the warehouse's `status` view / `_crm_elt_runs` history."""
 from __future__ import annotations
 
+import duckdb
 from click.testing import CliRunner
 
 from conftest import query
@@ -23,6 +24,9 @@ def status_lines(tmp_path, *args: str) -> dict[str, str]:
 
 
 def test_status_of_sources_never_run(tmp_path):
+    missing = invoke(tmp_path, "status")
+    assert missing.exit_code == 2 and missing.output.count("\n") == 1 and "no DuckDB file at" in missing.output
+    duckdb.connect(str(tmp_path / "crm.duckdb")).close()
     lines = status_lines(tmp_path)
     expected = {f"pipedrive.{t}" for t in PIPEDRIVE_TABLES} | {f"hotprofile.{t}" for t in HOTPROFILE_TABLES}
     assert set(lines) == expected
