@@ -9,6 +9,7 @@ Orchestrators partition by account; ``partition_key`` / ``account_of`` convert (
 """
 from __future__ import annotations
 
+import os
 import re
 
 import dlt
@@ -40,6 +41,41 @@ def configured_accounts(source: str) -> list[str | None]:
     if len(set(names)) != len(names):
         raise ConfigError(f"{key}: an account is listed twice in {names}")
     return list(names)
+
+
+def sections(source: str) -> list[str]:
+    """Account sections found in the configuration: ``[sources.<source>.<account>]`` tables of the TOML
+    files and ``SOURCES__<SOURCE>__<ACCOUNT>__<KEY>`` variables (``<KEY>`` a setting of the source)."""
+    import inspect
+
+    from dlt.common.configuration.container import Container
+    from dlt.common.configuration.specs import PluggableRunContext
+
+    from sources import contracts
+
+    keys = set(inspect.signature(contracts()[source].source).parameters)
+    found: set[str] = set()
+    for provider in Container()[PluggableRunContext].providers.providers:
+        document = getattr(provider, "_config_doc", None)
+        table = ((document or {}).get("sources") or {}).get(source) or {}
+        found |= {name for name, value in table.items() if isinstance(value, dict) and name not in keys}
+    prefix = f"SOURCES__{source.upper()}__"
+    for variable in os.environ:
+        parts = variable[len(prefix):].split("__") if variable.startswith(prefix) else []
+        if len(parts) == 2 and parts[1].lower() in keys:
+            found.add(parts[0].lower())
+    return sorted(found)
+
+
+def check_account(source: str, account: str | None) -> None:
+    """An account that is neither listed in ``sources.<source>.accounts`` nor has a section of its own is a
+    typo: loading it would copy the default company into a new dataset."""
+    if account is None:
+        return
+    known = sorted({name for name in configured_accounts(source) if name} | set(sections(source)))
+    if account not in known:
+        raise ConfigError(f"no account {account!r} for {source}: add a [sources.{source}.{account}] section "
+                          f"(configured: {', '.join(known) or 'none'})")
 
 
 def partition_key(account: str | None) -> str:

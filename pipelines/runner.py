@@ -11,10 +11,12 @@ from typing import Any, Callable, Iterable, Iterator
 
 import dlt
 from dlt.common.configuration.exceptions import ConfigFieldMissingException
+from dlt.common.exceptions import MissingDependencyException
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from destinations import make_destination, state_dir
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
+from pipelines.accounts import check_account
 from pipelines.lock import pipeline_lock
 from pipelines.runlog import append_run
 from pipelines.warehouse_status import record_in_warehouse
@@ -128,6 +130,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     Raises ``RunLocked`` (exit 3) at once when another run of the same pipeline holds its lock.
     """
     contract = contracts()[source]
+    if settings is None:
+        check_account(source, account)
     names = select_tables(source, tables) or list(contract.tables)
     select_tables(source, full_refresh)
     ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
@@ -136,10 +140,16 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
     if tables:
         dlt_source = dlt_source.with_resources(*names)
     if target.is_duckdb:
+        folder = os.path.dirname(os.path.abspath(target.duckdb_file))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise ConfigError(f"cannot write the DuckDB file {target.duckdb_file}: the folder {folder} "
+                              f"{'is not writable' if os.path.isdir(folder) else 'does not exist'}")
         refuse_mixing(target.duckdb_file, dataset_name(source, account), target.prefix)
     with pipeline_lock(target.pipelines_dir, pipeline_name(source, account, target.prefix)):
         try:
             pipeline = target.pipeline(source, account)
+        except MissingDependencyException as exc:
+            raise _driver_missing(exc) from None
         except Exception as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(f"cannot set up destination {target.destination or 'duckdb'!r}: "
@@ -251,10 +261,17 @@ def _root_cause(exc: BaseException) -> CrmEltError:
             return seen
         if isinstance(seen, ConfigFieldMissingException):
             return DestinationConfigError(_missing_destination_config(seen))
+        if isinstance(seen, MissingDependencyException):
+            return _driver_missing(seen)
         seen = seen.__cause__ or seen.__context__
     step = getattr(exc, "step", "run")
     detail = redact(str(exc.__cause__ or exc)).splitlines()[0] if str(exc.__cause__ or exc) else type(exc).__name__
     return LoadError(f"{step} step failed: {detail}")
+
+
+def _driver_missing(exc: MissingDependencyException) -> DestinationConfigError:
+    needed = " ".join(f'"{dependency}"' for dependency in exc.dependencies)
+    return DestinationConfigError(f"the destination's driver is not installed: pip install {needed}")
 
 
 def _missing_destination_config(exc: Any) -> str:

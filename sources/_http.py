@@ -99,6 +99,7 @@ class ApiClient:
     params: dict[str, str] = field(default_factory=dict)   # auth in the query string (HotProfile)
     timeout: tuple[float, float] = (10.0, 120.0)
     max_retries: int = 6
+    first_contact_attempts: int = 3            # before any answer: give up within ~35 s, naming the host
     max_rate_limit_waits: int = 20
     backoff: float = 1.0
     max_backoff: float = 60.0
@@ -107,6 +108,7 @@ class ApiClient:
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
+        self.reached = False                   # any HTTP answer from the host so far
         # per-deal reads run a few requests in parallel: keep a connection per worker
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
@@ -135,9 +137,15 @@ class ApiClient:
         while True:
             response = self._send(method, url, query)
             if isinstance(response, str):                      # a network failure, by exception name
+                if not self.reached and attempts + 1 >= self.first_contact_attempts:
+                    # never reached this host in this run: a wrong address or a host that is down, not a blip
+                    host = urlsplit(self.base_url).netloc
+                    raise ApiError(f"{self.policy.api} unreachable at {host} ({response}, {attempts + 1} attempts): "
+                                   f"check {self.policy.location_key} and the network")
                 attempts = self._retry(table, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
                                        f"{response} on {shown}")
                 continue
+            self.reached = True
             self.stats.count(table, requests=1, tokens=cost)
             log.debug("%s -> %s", redact(shown), response.status_code)
             self._observe_rate_headers(response)

@@ -127,6 +127,9 @@ def test_account_reads_its_own_section_and_loads_its_own_dataset(env, pipedrive_
     assert query(target, "SELECT count(*) FROM pipedrive_eu.deals")[0][0] == len(pipedrive_sb.expected("deals"))
     plain = invoke("run", "pipedrive", "--tables", "deals", tmp_path=tmp_path)
     assert plain.exit_code == 2 and "sources.pipedrive.api_token" in plain.output
+    typo = invoke("run", "pipedrive", "--account", "ue", "--tables", "deals", tmp_path=tmp_path)
+    assert typo.exit_code == 2 and one_line(typo.output).endswith(
+        "no account 'ue' for pipedrive: add a [sources.pipedrive.ue] section (configured: eu)")
 
 
 def test_hotprofile_call_path_is_configurable(env, hotprofile_env, tmp_path):
@@ -158,3 +161,40 @@ def test_unknown_destination_exits_2_in_one_line(env, pipedrive_env, tmp_path):
     result = invoke("run", "pipedrive", "--destination", "nosuchwarehouse", tmp_path=tmp_path)
     assert result.exit_code == 2
     assert "nosuchwarehouse" in one_line(result.output)
+
+
+def test_an_unreachable_host_fails_fast_naming_it(env, tmp_path, monkeypatch):
+    import time
+
+    from conftest import free_port
+
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)         # the backoff between attempts
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", f"http://127.0.0.1:{free_port()}")     # nothing listens
+    result = invoke("run", "pipedrive", "--tables", "deals", tmp_path=tmp_path)
+    assert result.exit_code == 1
+    line = one_line(result.output)
+    assert "Pipedrive unreachable at 127.0.0.1:" in line and "3 attempts" in line and "base_url" in line
+
+
+def test_a_duckdb_file_in_a_missing_folder_exits_2(env, tmp_path):
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__COMPANY_DOMAIN", "acme")
+    result = CliRunner().invoke(cli, ["run", "pipedrive", "--duckdb", str(tmp_path / "nowhere" / "crm.duckdb")])
+    assert result.exit_code == 2
+    assert one_line(result.output).endswith(f"the folder {tmp_path / 'nowhere'} does not exist")
+
+
+def test_a_destination_without_its_driver_exits_2_naming_the_install(env, pipedrive_sb):
+    try:
+        import snowflake.connector  # noqa: F401
+        pytest.fail("this test needs a destination whose driver is not installed: snowflake's is")
+    except ImportError:
+        pass
+    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
+    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
+    env.setenv("DESTINATION__SNOWFLAKE__CREDENTIALS", "snowflake://loader:secret@account/warehouse")
+    result = invoke("run", "pipedrive", "--destination", "snowflake", "--tables", "deals")
+    assert result.exit_code == 2
+    assert one_line(result.output).endswith('the destination\'s driver is not installed: pip install "dlt[snowflake]"')
+    assert "secret" not in result.output

@@ -48,7 +48,8 @@ def test_second_run_exits_3_while_the_first_loads(pipedrive_env, target, tmp_pat
     assert query(target, "SELECT count(*) FROM pipedrive.deals")[0][0] == len(pipedrive_env.expected("deals"))
 
 
-def test_backfill_also_respects_the_lock_and_other_pipelines_do_not(pipedrive_env, tmp_path):
+def test_backfill_also_respects_the_lock_and_other_pipelines_do_not(pipedrive_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__ACCOUNTS", '["other"]')
     holder = hold_lock_in_process(str(tmp_path / "pipelines"))
     try:
         result = invoke(tmp_path, "backfill", "pipedrive", "--from", "2024-01-01", "--tables", "deals")

@@ -67,7 +67,8 @@ def query_status_view(tmp_path) -> dict[str, tuple]:
     return {row[0]: row[1:5] for row in rows}
 
 
-def test_status_for_an_account(pipedrive_env, tmp_path):
+def test_status_for_an_account(pipedrive_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__ACCOUNTS", '["eu"]')
     assert invoke(tmp_path, "run", "pipedrive", "--quiet", "--tables", "deals", "--account", "eu").exit_code == 0
     assert all("never run" in line for line in status_lines(tmp_path).values())
     lines = status_lines(tmp_path, "--account", "eu")
