@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -135,6 +136,35 @@ def cli(verbose: bool) -> None:
     if not verbose:
         logging.getLogger("dlt").setLevel(logging.ERROR)
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")     # dlt reconfigures its logger per pipeline
+    message = unreadable_config()
+    if message:
+        click.echo(f"crm-elt: {message}", err=True)
+        sys.exit(ConfigError.exit_code)
+
+
+def unreadable_config() -> str | None:
+    """A malformed ``.dlt/*.toml`` as ``file:line:column: what`` (dlt would raise it from deep inside the
+    first command that reads a setting, as a long traceback); None when the configuration reads."""
+    import tomllib
+
+    import dlt
+    from dlt.common.configuration.providers.toml import TomlProviderReadException
+
+    try:
+        dlt.config.get("runtime.log_level")            # loads every configuration provider
+    except TomlProviderReadException as exc:
+        for path in exc.full_paths:
+            try:
+                with open(path, "rb") as fh:
+                    tomllib.load(fh)
+            except OSError:
+                continue
+            except tomllib.TOMLDecodeError as error:
+                where = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
+                reason = re.sub(r"\s*\(at line .*\)$", "", str(error))
+                return f"{path}:{where.group(1)}:{where.group(2)}: {reason}" if where else f"{path}: {reason}"
+        return f"cannot read {exc.file_name}: " + str(exc).splitlines()[-1]
+    return None
 
 
 @cli.command()

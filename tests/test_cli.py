@@ -198,3 +198,14 @@ def test_a_destination_without_its_driver_exits_2_naming_the_install(env, pipedr
     assert result.exit_code == 2
     assert one_line(result.output).endswith('the destination\'s driver is not installed: pip install "dlt[snowflake]"')
     assert "secret" not in result.output
+
+
+@pytest.mark.parametrize("command", [["status"], ["run", "pipedrive"], ["tables"]])
+def test_a_malformed_toml_is_one_line_with_file_line_and_column(tmp_path, monkeypatch, command):
+    (tmp_path / ".dlt").mkdir()
+    (tmp_path / ".dlt" / "secrets.toml").write_text('[sources.pipedrive]\napi_token = "pd-unterminated\n')
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2
+    assert one_line(result.output) == "crm-elt: ./.dlt/secrets.toml:2:29: Illegal character '\\n'"
+    assert "pd-unterminated" not in result.output
