@@ -155,3 +155,20 @@ def test_optional_fields_are_asked_for_and_land_as_typed_columns(pipedrive_sb, t
     assert types["value"] == "DOUBLE"
     attendees = query(target, "SELECT count(*) FROM pipedrive.activities WHERE attendees IS NOT NULL")
     assert attendees[0][0] > 0
+
+
+def test_backfill_of_a_per_deal_table_alone_reads_the_windows_deals(pipedrive_sb, target):
+    """`backfill --tables dealflow`: its parent is not selected, so the window's deals are listed for it."""
+    sb = pipedrive_sb
+    window = Window(sb.clock - timedelta(days=20), sb.clock + timedelta(seconds=1))
+    in_window = {d["id"] for d in sb.live("deals")
+                 if parse_time(d["update_time"]) >= window.start.replace(microsecond=0)}
+    assert 0 < len(in_window) < len(sb.live("deals"))
+    sb.server.clear_requests()
+    run_source("pipedrive", target, settings=pd_settings(sb), tables=["dealflow"], window=window)
+    asked = {int(r.path.split("/")[3]) for r in sb.server.requests_to(r"^/v1/deals/\d+/flow$")}
+    assert asked == in_window
+    listed = sb.server.requests_to(r"^/api/v2/deals(/archived)?$")
+    assert listed and all(r.query["updated_since"] for r in listed)
+    loaded = {row[0] for row in query(target, "SELECT DISTINCT deal_id FROM pipedrive.dealflow")}
+    assert loaded and loaded <= in_window

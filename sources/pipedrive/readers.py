@@ -39,6 +39,7 @@ class PipedriveRun:
     reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
     reading: set[str] = field(default_factory=set)   # parents extracting now (their children wait for them)
+    parents_read: set[str] = field(default_factory=set)   # parents that finished reading this run
 
     def children(self, table: Table) -> tuple[str, ...]:
         return tuple(name for name, child in self.tables.items() if child.parent == table.name)
@@ -430,14 +431,19 @@ def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
     if table.name in run.ctx.full_refresh:
         dlt.current.resource_state()["ids"] = {}
         enqueue_changed_deals(run, all_deals(run, table), children=(table.name,))
+    elif run.ctx.window and table.parent not in run.reading | run.parents_read:
+        # a backfill of the children alone (their parent not selected): the window's deals
+        window = {"updated_since": rfc3339(run.ctx.window.start), "updated_until": rfc3339(run.ctx.window.end)}
+        enqueue_changed_deals(run, all_deals(run, table, window), children=(table.name,))
     return queue
 
 
-def all_deals(run: PipedriveRun, table: Table) -> list[dict]:
-    """A full refresh of a per-deal table: every deal, from the cheap v2 list (500 a request)."""
+def all_deals(run: PipedriveRun, table: Table, window: dict[str, str | None] | None = None) -> list[dict]:
+    """Every deal (a full refresh of a per-deal table), or those updated in ``window``, from the cheap
+    v2 list (500 a request)."""
     deals: list[dict] = []
     parent = run.tables[table.parent]
-    params = {"limit": V2_LIMIT, "status": parent.params["status"]}
+    params = {"limit": V2_LIMIT, "status": parent.params["status"], **(window or {})}
     for endpoint in parent.endpoints:
         for page in CURSOR.pages(run.client, endpoint.path, params, table=table.name, cost=endpoint.cost):
             deals += [{"id": deal["id"], "update_time": deal.get("update_time"), "is_deleted": deal.get("is_deleted")}
@@ -461,6 +467,7 @@ class ReadStrategy:
         run.reading.add(table.name)    # its children wait for the deals it queues
         try:
             yield from self.reader(table, run)
+            run.parents_read.add(table.name)
         finally:
             run.reading.discard(table.name)
 
