@@ -132,6 +132,12 @@ def graceful_stop() -> Iterator[None]:
 @click.option("-v", "--verbose", is_flag=True, help="Log HTTP requests and retries (secrets redacted).")
 def cli(verbose: bool) -> None:
     """Incremental ELT of Pipedrive and HotProfile into DuckDB or any dlt destination."""
+    from pipelines.output import JsonLines
+
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, JsonLines)]:     # an earlier --log-format json
+        root.removeHandler(handler)
+    logging.captureWarnings(False)
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
         logging.getLogger("dlt").setLevel(logging.ERROR)

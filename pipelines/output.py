@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -12,12 +13,44 @@ from typing import Any
 import click
 
 from pipelines.runner import RunResult
+from sources._redact import redact
+
+
+class JsonLines(logging.Handler):
+    """Log records (ours, dlt's, libraries' warnings) as JSON lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = redact(record.getMessage())
+            line = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": "log",
+                    "level": record.levelname.lower(), "logger": record.name, "message": message}
+            click.echo(json.dumps(line, default=str), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def log_as_json() -> None:
+    """Every line on stderr a JSON object: our logs, dlt's (its own handlers removed) and Python warnings."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(JsonLines())
+    for name in ("dlt", "py.warnings"):
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.propagate = True
+    logging.captureWarnings(True)
 
 
 @dataclass
 class Reporter:
     quiet: bool = False
     log_format: str = "text"      # "text" | "json"
+
+    def __post_init__(self) -> None:
+        if self.log_format == "json":
+            log_as_json()
 
     def _json(self, event: str, err: bool, **fields: Any) -> None:
         record = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "event": event, **fields}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -134,11 +135,14 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         check_account(source, account)
     names = select_tables(source, tables) or list(contract.tables)
     select_tables(source, full_refresh)
-    ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile)
+    ctx = RunContext(window=window, full_refresh=frozenset(full_refresh), reconcile=reconcile, checkpoints=True)
     stats = client.stats if client else RunStats()
-    dlt_source = account_source(source, account, settings=settings, ctx=ctx, client=client, stats=stats)
-    if tables:
-        dlt_source = dlt_source.with_resources(*names)
+
+    def build(selected: list[str]) -> Any:
+        built = account_source(source, account, settings=settings, ctx=ctx, client=client, stats=stats)
+        return built.with_resources(*selected) if selected != list(contract.tables) else built
+
+    dlt_source = build(names)
     if target.is_duckdb:
         folder = os.path.dirname(os.path.abspath(target.duckdb_file))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -156,10 +160,16 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
                               f"{redact(message)}") from None
         started_at, started = _utcnow(), time.monotonic()
         error: CrmEltError | None = None
-        counts: dict[str, int] = {}
+        counts: Counter[str] = Counter()
         try:
             with one_resource_at_a_time():
-                counts = _load(pipeline, dlt_source, target)
+                counts.update(_load(pipeline, dlt_source, target))
+                while stats.checkpoint:
+                    # the segment's rows and state are loaded: a kill from here on loses at most one segment
+                    stats.stopped, stats.checkpoint = None, False
+                    ctx.next_segment(stats.completed)
+                    dlt_source = build([name for name in names if name not in stats.completed])
+                    counts.update(_load(pipeline, dlt_source, target))
         except PipelineStepFailed as exc:
             error = _root_cause(exc)
         except CrmEltError as exc:

@@ -32,3 +32,9 @@ class Interrupted(CrmEltError):
     def __init__(self, message: str, exit_code: int = 130):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class Checkpoint(CrmEltError):
+    """Not an error: a long run's segment ends here; the runner loads it and runs the rest."""
+
+    exit_code = 0

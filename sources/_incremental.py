@@ -35,10 +35,30 @@ class RunContext:
     full_refresh: frozenset[str] = frozenset()
     reconcile: bool = False               # also scan every id and mark rows gone from the API as deleted
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Checkpoints (the runner's, which loads and runs again): a segment stops before its next table, or a
+    # per-deal table after its next deal, once ``checkpoint_minutes`` (the source's setting) have passed.
+    checkpoints: bool = False
+    clock: Callable[[], float] = time.monotonic
+    done: frozenset[str] = frozenset()     # tables completed by earlier segments of this run
     started_at: datetime = field(init=False)
+    checkpoint_minutes: float | None = field(default=None, init=False)
+    segment_started: float | None = field(default=None, init=False)
+    segment_tables: int = field(default=0, init=False)     # tables completed before this segment
+    client: Any = field(default=None, init=False)     # the run's HTTP client, kept across segments (its pacer)
+    listed: set[str] = field(default_factory=set, init=False)   # parents listed for a backfill of children
 
     def __post_init__(self) -> None:
         self.started_at = self.now()
+
+    def checkpoint_due(self) -> bool:
+        return bool(self.checkpoints and self.checkpoint_minutes is not None and self.segment_started is not None
+                    and self.clock() - self.segment_started >= self.checkpoint_minutes * 60)
+
+    def next_segment(self, completed: Iterable[str]) -> None:
+        """After a checkpoint: what the next segment of the run skips or must not redo."""
+        self.done = frozenset(completed)
+        self.full_refresh = self.full_refresh - self.done
+        self.segment_started = None
 
 
 def row_hash(row: Any) -> str:
@@ -128,18 +148,23 @@ def parse_time(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats) -> Iterator[Any]:
+def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: RunContext) -> Iterator[Any]:
     """Run one table's reader; when the API budget runs out or a stop is asked for, keep what was read and
     stop the run.
 
     Rows already yielded are loaded; the table's cursor was not committed, so the next run re-reads them.
-    Tables after it yield nothing and keep their state and their rows.
+    Tables after it yield nothing and keep their state and their rows. A due checkpoint ends the segment
+    the same way, before a table starts (or inside a per-deal table, which resumes from its queue).
     """
-    from sources._errors import BudgetExhausted, Interrupted
+    from sources._errors import BudgetExhausted, Checkpoint, Interrupted
 
+    if not stats.stopped and ctx.checkpoint_due() and len(stats.completed) > ctx.segment_tables:
+        stats.stopped, stats.checkpoint = "checkpoint", True          # this table starts in the next segment
     if not stats.stopped:
         try:
             yield from read()
+        except Checkpoint:
+            stats.stopped, stats.checkpoint = "checkpoint", True
         except (BudgetExhausted, Interrupted) as exc:
             stats.stopped, stats.stop_code = str(exc), exc.exit_code
         else:
@@ -159,14 +184,17 @@ def keep_rows_of_unfinished_table() -> None:
         resource.apply_hints(write_disposition="merge")
 
 
-def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, **hints: Any) -> Any:
+def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: RunContext,
+                   **hints: Any) -> Any:
     """One registry entry as a dlt resource whose reader is ``guarded``."""
     import dlt
 
     def rows() -> Iterator[Any]:
         started = time.monotonic()
+        if ctx.segment_started is None:
+            ctx.segment_started, ctx.segment_tables = ctx.clock(), len(stats.completed)
         try:
-            yield from guarded(name, read, stats)
+            yield from guarded(name, read, stats, ctx)
         finally:
             stats.count(name, seconds=time.monotonic() - started)
 

@@ -23,6 +23,7 @@ class RunStats:
         self.stopped: str | None = None         # why the run stopped early (budget, interrupt)
         self.stop_code: int = 0                  # that reason's exit code
         self.completed: list[str] = []           # tables whose read finished (their cursors commit)
+        self.checkpoint = False                  # the segment ended at a checkpoint: the runner goes on
         self._lock = threading.Lock()
 
     def __getitem__(self, table: str) -> TableStats:

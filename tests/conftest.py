@@ -122,6 +122,25 @@ def hotprofile_env(monkeypatch, hotprofile_sb):
     return hotprofile_sb
 
 
+@pytest.fixture
+def small_env(monkeypatch):
+    """Small emulators of both APIs (80 deals, 30 clients) and the CLI configuration (env vars) for them:
+    for tests of the command line and of whole runs, where the data size does not matter."""
+    from sandbox.hotprofile import HotProfileSandbox
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=5, deals=80, token=PD_TOKEN, burst=10_000) as pd, \
+            HotProfileSandbox(seed=5, clients=30, leads=20, business_cards=10, api_key=HP_KEY, rate=None) as hp:
+        for key, value in {"SOURCES__PIPEDRIVE__API_TOKEN": PD_TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": pd.base_url,
+                           "SOURCES__PIPEDRIVE__RATE_LIMIT_BURST": "10000", "SOURCES__HOTPROFILE__API_KEY": HP_KEY,
+                           "SOURCES__HOTPROFILE__URL_INSTANCE": hp.url_instance}.items():
+            monkeypatch.setenv(key, value)
+        for key in ("SOURCES__PIPEDRIVE__COMPANY_DOMAIN", "SOURCES__PIPEDRIVE__START_DATE",
+                    "SOURCES__HOTPROFILE__START_DATE"):
+            monkeypatch.delenv(key, raising=False)
+        yield pd, hp
+
+
 def hold_duckdb(path: str, seconds: float, read_only: bool = True):
     """Another *process* holding ``path`` open (as an analyst's session would); returns once it is open."""
     import subprocess

@@ -73,12 +73,8 @@ def test_wrong_token_exits_2_with_401_message(env, pipedrive_sb, tmp_path):
     assert "not-the-token-xyz" not in result.output
 
 
-def test_run_both_sources_from_env_config(env, pipedrive_sb, hotprofile_sb, tmp_path):
-    env.setenv("SOURCES__PIPEDRIVE__API_TOKEN", PD_TOKEN)
-    env.setenv("SOURCES__PIPEDRIVE__BASE_URL", pipedrive_sb.base_url)
-    env.setenv("SOURCES__PIPEDRIVE__RATE_LIMIT_BURST", "1000")
-    env.setenv("SOURCES__HOTPROFILE__API_KEY", HP_KEY)
-    env.setenv("SOURCES__HOTPROFILE__URL_INSTANCE", hotprofile_sb.url_instance)
+def test_run_both_sources_from_env_config(env, small_env, tmp_path):
+    pipedrive_sb, hotprofile_sb = small_env
     result = invoke("-v", "run", tmp_path=tmp_path)
     assert result.exit_code == 0, result.output
     assert "pipedrive.deals" in result.output and "hotprofile.clients" in result.output

@@ -195,12 +195,25 @@ def test_hotprofile_key_never_leaks_in_errors_or_logs(clock, caplog):
 def test_exhausted_network_retries_chain_no_exception_that_holds_the_url(clock):
     client = hotprofile_client("https://example.hot-profile.com", KEY, clock=clock, sleep=clock.sleep)
     url = "https://example.hot-profile.com/rest_api/v1/leads/get_entry_list_flow"
+    responses.post(url, json={"leads": []})                        # the host answered once in this run
+    client.post("/rest_api/v1/leads/get_entry_list_flow")
     responses.post(url, body=requests.ConnectionError(f"Max retries exceeded with url: {url}?api_key={KEY}"))
     with pytest.raises(ApiError, match="unreachable") as caught:
         client.post("/rest_api/v1/leads/get_entry_list_flow")
-    assert len(responses.calls) == client.max_retries + 1
+    assert len(responses.calls) == 1 + client.max_retries + 1
     # dlt's trace follows __context__/__cause__: nothing may be chained to our error
-    assert caught.value.__context__ is None and caught.value.__cause__ is None
+    assert caught.value.__context__ is None and caught.value.__cause__ is None and KEY not in str(caught.value)
+
+
+@responses.activate
+def test_a_host_never_reached_fails_after_three_attempts_naming_it(clock):
+    client = hotprofile_client("https://example.hot-profile.com", KEY, clock=clock, sleep=clock.sleep)
+    url = "https://example.hot-profile.com/rest_api/v1/leads/get_entry_list_flow"
+    responses.post(url, body=requests.ConnectionError(f"Max retries exceeded with url: {url}?api_key={KEY}"))
+    with pytest.raises(ApiError, match=r"^HotProfile unreachable at example\.hot-profile\.com \(ConnectionError, "
+                                       r"3 attempts\): check sources\.hotprofile\.url_instance") as caught:
+        client.post("/rest_api/v1/leads/get_entry_list_flow")
+    assert len(responses.calls) == 3 and sum(clock.sleeps) < 5 and caught.value.__context__ is None
 
 
 def test_a_token_with_a_newline_is_a_config_error_not_retried(clock):

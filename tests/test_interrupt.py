@@ -12,28 +12,8 @@ import time
 import duckdb
 import pytest
 
-from conftest import HP_KEY, PD_TOKEN
 from pipelines.runlog import read_runs
 from truth import assert_pipedrive_exact
-
-
-@pytest.fixture
-def sandboxes(monkeypatch):
-    """Small emulators of both APIs, and the CLI configuration pointing at them."""
-    from sandbox.hotprofile import HotProfileSandbox
-    from sandbox.pipedrive import PipedriveSandbox
-
-    with PipedriveSandbox(seed=5, deals=80, token=PD_TOKEN, burst=10_000) as pd, \
-            HotProfileSandbox(seed=5, clients=30, leads=20, business_cards=10, api_key=HP_KEY, rate=None) as hp:
-        for key, value in {"SOURCES__PIPEDRIVE__API_TOKEN": PD_TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": pd.base_url,
-                           "SOURCES__PIPEDRIVE__RATE_LIMIT_BURST": "10000", "SOURCES__HOTPROFILE__API_KEY": HP_KEY,
-                           "SOURCES__HOTPROFILE__URL_INSTANCE": hp.url_instance, "RUNTIME__DLTHUB_TELEMETRY": "false"
-                           }.items():
-            monkeypatch.setenv(key, value)
-        for key in ("COMPANY_DOMAIN", "START_DATE"):
-            monkeypatch.delenv(f"SOURCES__PIPEDRIVE__{key}", raising=False)
-        monkeypatch.delenv("SOURCES__HOTPROFILE__START_DATE", raising=False)
-        yield pd, hp
 
 
 def crm_elt(tmp_path, *args: str) -> list[str]:
@@ -47,8 +27,8 @@ def flow_calls(sb) -> int:
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_a_signal_mid_load_loads_what_was_read_and_the_next_run_continues(sandboxes, tmp_path, sig, code):
-    sb, hotprofile = sandboxes
+def test_a_signal_mid_load_loads_what_was_read_and_the_next_run_continues(small_env, tmp_path, sig, code):
+    sb, hotprofile = small_env
     sb.server.faults.add("slow", path=r"/flow$", delay=0.05)         # a per-deal phase long enough to interrupt
     run = subprocess.Popen(crm_elt(tmp_path, "run"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60

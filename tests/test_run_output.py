@@ -36,3 +36,15 @@ def test_json_error_on_stderr_with_exit_code(pipedrive_env, tmp_path, monkeypatc
 def test_quiet_json_prints_nothing_on_success(pipedrive_env, tmp_path):
     result = invoke(tmp_path, "run", "pipedrive", "--tables", "deals", "--log-format", "json", "--quiet")
     assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+
+
+def test_json_mode_writes_only_json_on_stderr_also_for_warnings(pipedrive_env, tmp_path):
+    import warnings
+
+    pipedrive_env.server.faults.add("500", path="^/api/v2/deals$", times=1)     # one retry: a warning log line
+    warnings.simplefilter("always")
+    result = invoke(tmp_path, "run", "pipedrive", "--tables", "deals", "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    records = [json.loads(line) for line in lines]                  # every line is JSON
+    assert any(r["event"] == "log" and r["level"] == "warning" and "retry 1/" in r["message"] for r in records)

@@ -151,6 +151,7 @@ def hotprofile_source(
     start_date: Optional[str] = None,               # ISO date: the first load reads rows updated since
     lag_minutes: float = 10,                        # CDC re-reads this much before the cursor
     reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
+    checkpoint_minutes: float = 5,                  # crm-elt runs load and commit at least this often
     clients_path: Optional[str] = None,             # call paths (default: the registry's)
     leads_path: Optional[str] = None,
     business_cards_path: Optional[str] = None,
@@ -161,12 +162,13 @@ def hotprofile_source(
 ) -> Iterator[Any]:
     paths = {"clients": clients_path, "leads": leads_path, "business_cards": business_cards_path}
     settings = settings or hotprofile_settings(api_key, url_instance, start_date, lag_minutes, reconcile_every_hours,
-                                               paths)
+                                               paths, checkpoint_minutes)
     ctx = ctx or RunContext()
-    client = client or make_client(settings, stats)
+    ctx.checkpoint_minutes = settings.checkpoint_minutes
+    client = ctx.client = client or ctx.client or make_client(settings, stats)
     for table in resolve_tables(settings).values():
         read = partial(read_table, table, client, ctx, settings)
-        yield table_resource(table.name, read, client.stats, primary_key="id", write_disposition="merge",
+        yield table_resource(table.name, read, client.stats, ctx, primary_key="id", write_disposition="merge",
                              columns=columns(table), nested_hints=nested_hints(table))
 
 

@@ -15,11 +15,12 @@ class HotProfileSettings:
     start_date: datetime | None = None
     lag: timedelta = timedelta(minutes=10)
     reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
+    checkpoint_minutes: float = 5           # crm-elt runs load and commit at least this often
     paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
 
 
 def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_minutes: Any,
-                        reconcile_every_hours: Any, paths: dict[str, Any]) -> HotProfileSettings:
+                        reconcile_every_hours: Any, paths: dict[str, Any], checkpoint_minutes: Any) -> HotProfileSettings:
     key = required(api_key, "api_key", secret=True)
     return HotProfileSettings(
         url_instance=required(url_instance, "url_instance", where_to=True), api_key=key,
@@ -27,4 +28,5 @@ def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_mi
         lag=timedelta(minutes=at_least(lag_minutes, "lag_minutes", 0)),
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
         paths={table: str(path) for table, path in paths.items() if path},
+        checkpoint_minutes=at_least(checkpoint_minutes, "checkpoint_minutes", 0.01),
     )

@@ -26,6 +26,7 @@ def pipedrive_source(
     start_date: Optional[str] = None,               # ISO date: the first load reads rows updated since
     rate_limit_burst: int = 20,                     # the plan's requests per 2 s
     reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
+    checkpoint_minutes: float = 5,                  # crm-elt runs load and commit at least this often
     settings: Optional[PipedriveSettings] = None,   # checked settings instead of the values above
     ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
     client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
@@ -37,9 +38,10 @@ def pipedrive_source(
     from sources.pipedrive.tables import TABLES
 
     settings = settings or pipedrive_settings(api_token, company_domain, base_url, start_date, rate_limit_burst,
-                                              reconcile_every_hours)
+                                              reconcile_every_hours, checkpoint_minutes)
     ctx = ctx or RunContext()
-    client = client or make_client(settings, stats)
+    ctx.checkpoint_minutes = settings.checkpoint_minutes
+    client = ctx.client = client or ctx.client or make_client(settings, stats)
     # enough requests in flight to fill the plan's burst window at ~250 ms a response
     run = PipedriveRun(client, ctx, TABLES, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
                        reconcile_every_hours=settings.reconcile_every_hours)
@@ -47,7 +49,7 @@ def pipedrive_source(
         # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.
         # Other tables merge: a full refresh re-reads them whole and marks what vanished.
         rebuild = table.name in ctx.full_refresh and table.reads_per_deal
-        yield table_resource(table.name, lambda table=table: table.read(table, run), client.stats,
+        yield table_resource(table.name, lambda table=table: table.read(table, run), client.stats, ctx,
                              primary_key=table.primary_key, write_disposition="replace" if rebuild else "merge",
                              columns=column_hints(COLUMNS[table.name]))
 

@@ -19,10 +19,11 @@ class PipedriveSettings:
     start_date: datetime | None = None
     rate_limit_burst: int = 20
     reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
+    checkpoint_minutes: float = 5           # crm-elt runs load and commit at least this often
 
 
 def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start_date: Any,
-                       rate_limit_burst: Any, reconcile_every_hours: Any) -> PipedriveSettings:
+                       rate_limit_burst: Any, reconcile_every_hours: Any, checkpoint_minutes: Any) -> PipedriveSettings:
     token = required(api_token, "api_token", secret=True)
     if base_url:
         base_url = required(base_url, "base_url", where_to=True)
@@ -38,4 +39,5 @@ def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start
         start_date=parse_date(start_date, "start_date"),
         rate_limit_burst=int(at_least(rate_limit_burst, "rate_limit_burst", 1)),
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
+        checkpoint_minutes=at_least(checkpoint_minutes, "checkpoint_minutes", 0.01),
     )

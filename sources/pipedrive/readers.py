@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 import dlt
 
+from sources._errors import Checkpoint
 from sources._http import ApiClient
 from sources._incremental import Cursor, RunContext, mark_reconciled, parse_time, reconcile_due, rfc3339
 from sources._parallel import ordered_parallel
@@ -301,6 +302,7 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 new = list(cursor.filter(rows, when(table)))
                 rows = rows if deal_id in restored else new     # a restored deal's boundary rows were loaded deleted
             yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
+            children.checkpoint()
     yield from children.finish(shape)
     if cursor:
         cursor.commit()
@@ -326,6 +328,7 @@ def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 for row in page:
                     by_deal.setdefault(str(row["deal_id"]), []).append(row)
             yield from children.loaded(shape, by_deal, track_removed=True)
+            children.checkpoint()
     yield from children.finish(shape)
 
 
@@ -360,6 +363,12 @@ class DealChildren:
                 yield []
             else:
                 return
+
+    def checkpoint(self) -> None:
+        """End the segment here when a checkpoint is due: the deals read so far left the queue (their rows
+        load now), the rest are read by the next segment. Not in a rebuild (--full-refresh: one segment)."""
+        if self.run.ctx.checkpoint_due() and self.table.name not in self.run.ctx.full_refresh:
+            raise Checkpoint()
 
     def restored(self, batch: list[str]) -> set[str]:
         """Live deals of ``batch`` with rows stored as deleted (the deal was deleted, then restored)."""
@@ -431,10 +440,11 @@ def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
     if table.name in run.ctx.full_refresh:
         dlt.current.resource_state()["ids"] = {}
         enqueue_changed_deals(run, all_deals(run, table), children=(table.name,))
-    elif run.ctx.window and table.parent not in run.reading | run.parents_read:
-        # a backfill of the children alone (their parent not selected): the window's deals
+    elif run.ctx.window and table.parent not in run.reading | run.parents_read | run.ctx.done | run.ctx.listed:
+        # a backfill of the children alone (their parent not selected): the window's deals, listed once a run
         window = {"updated_since": rfc3339(run.ctx.window.start), "updated_until": rfc3339(run.ctx.window.end)}
         enqueue_changed_deals(run, all_deals(run, table, window), children=(table.name,))
+        run.ctx.listed.add(table.parent)
     return queue
 
 

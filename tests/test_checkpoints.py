@@ -1,0 +1,80 @@
+"""Long loads checkpoint: every ``checkpoint_minutes`` the run loads what it read and commits state, then
+goes on, so a killed run loses at most one segment and the rerun continues from there."""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import duckdb
+import pytest
+
+from conftest import PD_TOKEN, pd_settings, query, run_pipedrive
+from pipelines.runlog import read_runs
+from pipelines.runner import Target
+from truth import assert_pipedrive_exact
+
+
+def test_a_first_load_in_segments_is_exact_and_one_run(small_env, target):
+    sb, _ = small_env
+    sb.server.faults.add("slow", path=r"/(flow|participants)$", delay=0.02, times=10_000)
+    result = run_pipedrive(sb, target, settings=replace(pd_settings(sb), checkpoint_minutes=0.01))   # 0.6 s
+    assert result.stopped is None and result.completed == [t.table for t in result.tables
+                                                            if not t.table.endswith("(reconcile)")]
+    assert_pipedrive_exact(sb, lambda sql: query(target, sql))
+    loads = query(target, "SELECT count(*) FROM pipedrive._dlt_loads WHERE schema_name = 'pipedrive'")[0][0]
+    assert loads >= 3, "several segments, each loaded and committed"
+    assert len(read_runs(target.pipelines_dir, "crm_elt_pipedrive")) == 1
+    flows = sb.server.requests_to(r"^/v1/deals/\d+/flow$")
+    # a deal is read again only if its request was in flight when its segment ended (2 x 16 workers ahead)
+    deals = len(sb.expected("deals"))
+    assert len({r.path for r in flows}) == deals and len(flows) - deals <= 32 * loads
+
+
+@pytest.fixture
+def small_pipedrive(monkeypatch):
+    from sandbox.pipedrive import PipedriveSandbox
+
+    with PipedriveSandbox(seed=11, deals=120, token=PD_TOKEN, burst=10_000) as sb:
+        for key, value in {"SOURCES__PIPEDRIVE__API_TOKEN": PD_TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": sb.base_url,
+                           "SOURCES__PIPEDRIVE__RATE_LIMIT_BURST": "10000",
+                           "SOURCES__PIPEDRIVE__CHECKPOINT_MINUTES": "0.05"}.items():
+            monkeypatch.setenv(key, value)
+        for key in ("COMPANY_DOMAIN", "START_DATE"):
+            monkeypatch.delenv(f"SOURCES__PIPEDRIVE__{key}", raising=False)
+        yield sb
+
+
+def test_a_killed_first_load_resumes_for_well_under_60_percent_of_its_requests(small_pipedrive, tmp_path):
+    sb = small_pipedrive
+    full = Target("duckdb", str(tmp_path / "reference.duckdb"), str(tmp_path / "reference-state"))
+    run_pipedrive(sb, full, settings=pd_settings(sb))
+    full_cost = len(sb.server.requests)
+    sb.server.clear_requests()
+
+    # the per-deal phase takes ~8 s at 16 requests in flight: segments of 3 s, each then loaded
+    sb.server.faults.add("slow", path=r"/(flow|participants)$", delay=0.4, times=10_000)
+    exe = shutil.which("crm-elt")
+    command = [*([exe] if exe else [sys.executable, "-c", "from pipelines.cli import main; main()"]),
+               "run", "pipedrive", "--quiet", "--duckdb", str(tmp_path / "crm.duckdb"),
+               "--pipelines-dir", str(tmp_path / "state")]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while len(sb.server.requests_to(r"/participants$")) < 100 and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGKILL)                   # no cleanup at all: only what was committed survives
+    run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL
+    killed_cost = len(sb.server.requests)
+
+    sb.server.clear_requests()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert again.returncode == 0, again.stderr
+    resumed_cost = len(sb.server.requests)
+    assert killed_cost >= 0.5 * full_cost
+    assert resumed_cost < 0.6 * full_cost, (resumed_cost, full_cost)
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
