@@ -61,9 +61,10 @@ def make_target(reporter: Reporter | None = None, *, destination: str | None, du
     reporter = reporter or Reporter()
     if publish and destination not in (None, "", "duckdb"):
         raise click.UsageError("--publish copies a DuckDB file; it does not apply to --destination " + destination)
-    interactive = sys.stderr.isatty() and not reporter.quiet and reporter.log_format == "text"
+    shown = not reporter.quiet and reporter.log_format == "text"
+    progress = ("live" if sys.stderr.isatty() else "lines") if shown else "off"
     return Target(destination, duckdb_path, pipelines_dir, lock_timeout=lock_timeout, publish=publish,
-                  progress=interactive, on_wait=reporter.notice)
+                  progress=progress, on_wait=reporter.notice)
 
 
 def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:

@@ -19,6 +19,7 @@ from destinations import make_destination, state_dir
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
 from pipelines.accounts import check_account
 from pipelines.lock import pipeline_lock
+from pipelines.progress import show_progress
 from pipelines.runlog import append_run
 from pipelines.warehouse_status import record_in_warehouse
 from sources._errors import ApiError, ConfigError, CrmEltError
@@ -80,7 +81,7 @@ class Target:
     pipelines_dir: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT   # seconds to wait for a DuckDB file another process holds
     publish: str | None = None              # DuckDB only: after each successful run, copy the file here
-    progress: bool = False                  # dlt's row counters on stderr while loading
+    progress: str = "off"                   # "live" (a terminal), "lines" (every 30 s), "off": pipelines.progress
     prefix: str = "crm_elt"                 # pipeline names (state) are <prefix>_<dataset>; the demo has its own
     on_wait: Callable[[str], None] = lambda message: print(f"crm-elt: {message}", file=sys.stderr)
 
@@ -97,13 +98,10 @@ class Target:
         return make_destination(None, self.duckdb_path).config_params["credentials"]
 
     def pipeline(self, source: str, account: str | None) -> Any:
-        from dlt.common.runtime.collector import LogCollector
-
-        progress = LogCollector(log_period=2.0, logger=sys.stderr, dump_system_stats=False) if self.progress else None
         return dlt.pipeline(pipeline_name=pipeline_name(source, account, self.prefix),
                             dataset_name=dataset_name(source, account),
                             destination=make_destination(self.destination, self.duckdb_path),
-                            pipelines_dir=self.pipelines_dir, progress=progress)
+                            pipelines_dir=self.pipelines_dir)
 
 
 def pipeline_name(source: str, account: str | None, prefix: str = "crm_elt") -> str:
@@ -162,7 +160,7 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         error: CrmEltError | None = None
         counts: Counter[str] = Counter()
         try:
-            with one_resource_at_a_time():
+            with one_resource_at_a_time(), show_progress(target.progress, stats, lambda: paced_rate(ctx)):
                 counts.update(_load(pipeline, dlt_source, target))
                 while stats.checkpoint:
                     # the segment's rows and state are loaded: a kill from here on loses at most one segment
@@ -188,6 +186,12 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         if target.publish and target.is_duckdb:
             publish(target.duckdb_file, target.publish, target.lock_timeout, target.on_wait)
         return result
+
+
+def paced_rate(ctx: RunContext) -> float | None:
+    """Requests per second the run's client is paced to."""
+    pacer = getattr(ctx.client, "pacer", None)
+    return pacer.max_requests / pacer.window if pacer else None
 
 
 def refuse_mixing(duckdb_file: str, dataset: str, prefix: str) -> None:

@@ -193,9 +193,14 @@ def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats
         started = time.monotonic()
         if ctx.segment_started is None:
             ctx.segment_started, ctx.segment_tables = ctx.clock(), len(stats.completed)
+        stats.active.append(name)
         try:
-            yield from guarded(name, read, stats, ctx)
+            for item in guarded(name, read, stats, ctx):
+                data = getattr(item, "data", item)          # rows, or rows with dlt hints
+                stats.count(name, rows=len(data) if isinstance(data, list) else 1)
+                yield item
         finally:
+            stats.active.remove(name)
             stats.count(name, seconds=time.monotonic() - started)
 
     rows.__name__ = rows.__qualname__ = name

@@ -12,6 +12,8 @@ class TableStats:
     tokens: int = 0
     retries: int = 0
     seconds: float = 0.0
+    rows: int = 0
+    todo: int | None = None           # requests still to make, where the table knows (per-deal: deals queued)
 
 
 class RunStats:
@@ -24,6 +26,7 @@ class RunStats:
         self.stop_code: int = 0                  # that reason's exit code
         self.completed: list[str] = []           # tables whose read finished (their cursors commit)
         self.checkpoint = False                  # the segment ended at a checkpoint: the runner goes on
+        self.active: list[str] = []              # tables being read now (progress display)
         self._lock = threading.Lock()
 
     def __getitem__(self, table: str) -> TableStats:
@@ -34,7 +37,7 @@ class RunStats:
         return self.tables.get(table)
 
     def count(self, table: str, *, requests: int = 0, tokens: int = 0, retries: int = 0,
-              seconds: float = 0.0) -> None:
+              seconds: float = 0.0, rows: int = 0) -> None:
         """Add to a table's counters (thread-safe: per-deal reads run requests in parallel)."""
         with self._lock:
             stats = self.tables.setdefault(table, TableStats())
@@ -42,3 +45,4 @@ class RunStats:
             stats.tokens += tokens
             stats.retries += retries
             stats.seconds += seconds
+            stats.rows += rows

@@ -295,7 +295,10 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
                     break
             return rows
 
+        progress = run.client.stats[table.name]
+        progress.todo = len(batch)                  # one call per deal: the progress display's ETA
         for deal_id, rows in ordered_parallel(fetch, batch, run.workers):
+            progress.todo -= 1
             for row in rows if names else ():
                 row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
             if cursor:
