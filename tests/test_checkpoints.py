@@ -78,3 +78,23 @@ def test_a_killed_first_load_resumes_for_well_under_60_percent_of_its_requests(s
     assert resumed_cost < 0.6 * full_cost, (resumed_cost, full_cost)
     with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
         assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
+
+
+def test_a_long_hotprofile_first_load_resumes_mid_table_from_the_next_id(target):
+    from sandbox.hotprofile import HotProfileSandbox
+
+    from conftest import HP_KEY, hp_settings, run_hotprofile
+    from truth import assert_hotprofile_exact
+
+    with HotProfileSandbox(seed=8, clients=40, leads=800, business_cards=20, api_key=HP_KEY, rate=None) as sb:
+        sb.server.faults.add("slow", path=r"/leads/", delay=0.1, times=10_000)      # 8 pages of 100: ~0.8 s
+        result = run_hotprofile(sb, target, settings=replace(hp_settings(sb), checkpoint_minutes=0.004))   # 0.24 s
+        assert result.stopped is None
+        assert_hotprofile_exact(sb, lambda sql: query(target, sql))
+        pages = sb.server.requests_to(r"/leads/")
+        starts = [r.query.get("search[from_id]") for r in pages]
+        assert len(pages) == len(set(starts)) == 8, "each page read once, across segments"
+        assert query(target, "SELECT count(DISTINCT _dlt_load_id) FROM hotprofile.leads")[0][0] >= 2, \
+            "the leads table itself was loaded in several segments"
+        again = run_hotprofile(sb, target, settings=hp_settings(sb))               # the cursor covers every row
+        assert {t.table: t.rows for t in again.tables}["leads"] == 0

@@ -21,13 +21,13 @@ from typing import Any, Iterator, Optional
 import dlt
 
 from sources._config import config_key
-from sources._errors import ConfigError
+from sources._errors import Checkpoint, ConfigError
 from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources._stats import RunStats
 from sources._warehouse import stored_keys, stored_rows
 from sources.hotprofile.config import HotProfileSettings, hotprofile_settings
-from sources.hotprofile.paginators import all_pages
+from sources.hotprofile.paginators import all_pages, keyset_pages
 from sources.hotprofile.tables import TABLES, Table
 from sources.hotprofile.shapes import columns, nested_hints, normalizer, to_jst
 
@@ -115,8 +115,11 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
     last = until - timedelta(microseconds=1) if until and table.by_day else until
     params = {table.since_param: since and to_jst(since, table.filter_format),
               table.until_param: last and to_jst(last, table.filter_format)}
+    # A long whole read (a first load) checkpoints between pages and resumes from the next id.
+    resumable = whole and not scan and table.paging is keyset_pages
+    start_id = resume_point(state, cursor, since) if resumable else None
     seen: set[int] = set()
-    for page in table.paging(client, table, params):
+    for page in table.paging(client, table, params, **({"start_id": start_id} if start_id else {})):
         rows = [norm(row) for row in page]
         if scan or compare:
             seen.update(int(row["id"]) for row in rows)
@@ -125,17 +128,40 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
         rows = list(cursor.filter(rows, lambda row: row.get("updated_at")))
         if rows:
             yield rows
+        if resumable and page and ctx.checkpoint_due():
+            # the rows so far load with this segment; the next one goes on from the next id
+            state["resume"] = {"from_id": max(int(row["id"]) for row in page) + 1, "since": _iso(since),
+                               "max_seen": _iso(cursor.max_seen)}
+            raise Checkpoint()
     if scan or compare:
         # stored as live, returned by neither the scan nor the read (a row changed during the scan is in
         # the read): deleted or merged away. Marked with its stored values.
-        gone = live - (scanned or set()) - seen
+        gone = {key for key in live if not start_id or key >= start_id} - (scanned or set()) - seen
         if gone:
             yield from stored_rows(table.name, gone, ctx.started_at)
     cursor.commit()
+    state.pop("resume", None)
     if scan or compare or (whole and not stored_keys(table.name)[0]):
         # a completed id scan, a whole read compared with the warehouse, or a first load bounded by
         # start_date (the warehouse holds only what it just read)
         mark_reconciled(state, ctx)
+
+
+def resume_point(state: Any, cursor: Cursor, since: datetime | None) -> int | None:
+    """Where an interrupted whole read of the same window goes on (its rows so far are loaded), with the
+    newest ``updated_at`` it had seen, so the cursor it commits at the end covers them too."""
+    resume = state.get("resume")
+    if not resume or resume.get("since") != _iso(since):
+        state.pop("resume", None)
+        return None
+    if resume.get("max_seen"):
+        seen_before = datetime.fromisoformat(resume["max_seen"])
+        cursor.max_seen = max(cursor.max_seen, seen_before) if cursor.max_seen else seen_before
+    return int(resume["from_id"])
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _inside(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:

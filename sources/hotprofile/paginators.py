@@ -61,13 +61,14 @@ def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiErr
                     f"({table.path})")
 
 
-def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None) -> Iterator[list[dict]]:
+def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None,
+                 start_id: int | None = None) -> Iterator[list[dict]]:
     """Ascending ids with ``search[from_id]``: rows inserted, updated or deleted meanwhile cannot shift a page.
 
     Ends when a page holds every row its ``total_count`` says remain; a short page with more remaining
-    (the server caps the page size) goes on from the next id.
+    (the server caps the page size) goes on from the next id. ``start_id``: resume a scan there.
     """
-    from_id = None
+    from_id = start_id
     first, counted = True, True
     read, total = 0, None
     while True:
