@@ -6,6 +6,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 
 import duckdb
@@ -141,11 +142,18 @@ def small_env(monkeypatch):
         yield pd, hp
 
 
+def hold_lock_in_process(path: str) -> subprocess.Popen:
+    """A process that takes the pipeline lock the way a run does, then sleeps until killed."""
+    code = ("import sys, time; from pipelines.lock import pipeline_lock\n"
+            "with pipeline_lock(sys.argv[1], 'crm_elt_pipedrive'):\n"
+            "    print('locked', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
 def hold_duckdb(path: str, seconds: float, read_only: bool = True):
     """Another *process* holding ``path`` open (as an analyst's session would); returns once it is open."""
-    import subprocess
-    import sys
-
     code = ("import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only=sys.argv[2] == '1'); "
             "print('open', flush=True); time.sleep(float(sys.argv[3]))")
     holder = subprocess.Popen([sys.executable, "-c", code, path, "1" if read_only else "0", str(seconds)],

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 
 from click.testing import CliRunner
 
-from conftest import query, run_pipedrive
+from conftest import hold_lock_in_process, query, run_pipedrive
 from pipelines.cli import cli
 from pipelines.lock import lock_path
 
@@ -18,16 +16,6 @@ from pipelines.lock import lock_path
 def invoke(tmp_path, *args: str):
     paths = ["--duckdb", str(tmp_path / "crm.duckdb"), "--pipelines-dir", str(tmp_path / "pipelines")]
     return CliRunner().invoke(cli, [*args, *paths], catch_exceptions=False)
-
-
-def hold_lock_in_process(path: str) -> subprocess.Popen:
-    """A process that takes the pipeline lock the way a run does, then sleeps until killed."""
-    code = ("import sys, time; from pipelines.lock import pipeline_lock\n"
-            "with pipeline_lock(sys.argv[1], 'crm_elt_pipedrive'):\n"
-            "    print('locked', flush=True); time.sleep(120)")
-    holder = subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
 
 
 def test_second_run_exits_3_while_the_first_loads(pipedrive_env, target, tmp_path):

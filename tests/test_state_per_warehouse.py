@@ -3,12 +3,10 @@ into two warehouses never block or report each other, and a failed run elsewhere
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 from click.testing import CliRunner
 
-from conftest import query
+from conftest import hold_lock_in_process, query
 from destinations import state_dir
 from pipelines.cli import cli
 from pipelines.runner import Target
@@ -16,15 +14,6 @@ from pipelines.runner import Target
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
-def hold_lock(directory: str) -> subprocess.Popen:
-    code = ("import sys, time; from pipelines.lock import pipeline_lock\n"
-            "with pipeline_lock(sys.argv[1], 'crm_elt_pipedrive'):\n"
-            "    print('locked', flush=True); time.sleep(120)")
-    holder = subprocess.Popen([sys.executable, "-c", code, directory], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    return holder
 
 
 def test_two_warehouses_run_side_by_side_and_keep_their_own_runs(pipedrive_env, tmp_path, monkeypatch):
@@ -38,7 +27,7 @@ def test_two_warehouses_run_side_by_side_and_keep_their_own_runs(pipedrive_env, 
     assert run("run", "pipedrive", "--tables", "deals", "--duckdb", a).exit_code == 2
     monkeypatch.setenv("SOURCES__PIPEDRIVE__API_TOKEN", pipedrive_env.token)
 
-    holder = hold_lock(state_dir(None, a))          # a run into A is going on
+    holder = hold_lock_in_process(state_dir(None, a))          # a run into A is going on
     try:
         assert run("run", "pipedrive", "--tables", "deals", "--duckdb", a).exit_code == 3
         into_b = run("run", "pipedrive", "--tables", "deals", "--duckdb", b, "--quiet")
