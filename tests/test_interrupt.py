@@ -61,3 +61,25 @@ def test_a_signal_mid_load_loads_what_was_read_and_the_next_run_continues(small_
     assert flow_calls(sb) <= deals - read_first + 5      # the deals already read are not asked for again
     with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
         assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
+
+
+def test_a_signal_during_a_cdc_table_loads_the_tables_before_it_and_the_rerun_is_exact(small_env, tmp_path):
+    sb, hotprofile = small_env
+    sb.server.faults.add("slow", path=r"^/api/v2/persons$", delay=1.0)      # the persons page is in flight
+    run = subprocess.Popen(crm_elt(tmp_path, "run", "pipedrive"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    deadline = time.monotonic() + 60
+    while not sb.server.requests_to(r"^/api/v2/persons$") and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130, err
+    last = read_runs(str(tmp_path / "state"), "crm_elt_pipedrive")[-1]
+    complete = {t["table"]: t["complete"] for t in last["tables"]}
+    assert complete["deals"] is True and complete["deal_participants"] is False
+    assert not sb.server.requests_to(r"/participants$"), "nothing after the interrupted table was read"
+    again = subprocess.run(crm_elt(tmp_path, "run", "pipedrive", "--quiet"), capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
