@@ -130,8 +130,12 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
             yield rows
         if resumable and page and ctx.checkpoint_due():
             # the rows so far load with this segment; the next one goes on from the next id
+            floor = cursor.max_seen - cursor.lag if cursor.max_seen else None
             state["resume"] = {"from_id": max(int(row["id"]) for row in page) + 1, "since": _iso(since),
-                               "max_seen": _iso(cursor.max_seen)}
+                               "max_seen": _iso(cursor.max_seen),
+                               # rows near the newest so far: the final cursor's boundary must know them
+                               "recent": {digest: _iso(when) for digest, when in cursor.recent.items()
+                                          if floor and when >= floor}}
             raise Checkpoint()
     if scan or compare:
         # stored as live, returned by neither the scan nor the read (a row changed during the scan is in
@@ -149,7 +153,8 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
 
 def resume_point(state: Any, cursor: Cursor, since: datetime | None) -> int | None:
     """Where an interrupted whole read of the same window goes on (its rows so far are loaded), with the
-    newest ``updated_at`` it had seen, so the cursor it commits at the end covers them too."""
+    newest ``updated_at`` it had seen and the rows near it, so the cursor and boundary it commits at the
+    end cover them too (the next run neither misses nor reloads them)."""
     resume = state.get("resume")
     if not resume or resume.get("since") != _iso(since):
         state.pop("resume", None)
@@ -157,6 +162,7 @@ def resume_point(state: Any, cursor: Cursor, since: datetime | None) -> int | No
     if resume.get("max_seen"):
         seen_before = datetime.fromisoformat(resume["max_seen"])
         cursor.max_seen = max(cursor.max_seen, seen_before) if cursor.max_seen else seen_before
+    cursor.recent.update({digest: datetime.fromisoformat(when) for digest, when in resume.get("recent", {}).items()})
     return int(resume["from_id"])
 
 
