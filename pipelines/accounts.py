@@ -15,6 +15,7 @@ import re
 import dlt
 from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
+from sources._config import env_var
 from sources._errors import ConfigError
 
 DEFAULT_PARTITION = "default"
@@ -24,7 +25,7 @@ NAME = re.compile(r"^[a-z0-9_]+$")
 def configured_accounts(source: str) -> list[str | None]:
     """``sources.<source>.accounts`` as a list of names, or ``[None]`` when the key is absent (or empty)."""
     key = f"sources.{source}.accounts"
-    env = key.upper().replace(".", "__")
+    env = env_var(key)
     if dlt.config.get(key) in (None, ""):
         return [None]
     try:

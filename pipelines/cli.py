@@ -213,6 +213,15 @@ def backfill(source: str, date_from: str, date_to: str | None, tables: tuple[str
             account=account, window=window)
 
 
+def existing_warehouse(target: Target) -> Target:
+    """``target``, or exit 2 when it is a DuckDB file that does not exist (status and sql only read)."""
+    if target.is_duckdb and not os.path.exists(target.duckdb_file):
+        click.echo(f"crm-elt: no DuckDB file at {target.duckdb_file}: run `crm-elt run` first or pass --duckdb",
+                   err=True)
+        sys.exit(ConfigError.exit_code)
+    return target
+
+
 @cli.command()
 @click.option("--account", default=None, help="Show the datasets of [sources.<source>.ACCOUNT].")
 @target_options
@@ -220,11 +229,7 @@ def status(account: str | None, **target: Any) -> None:
     """Every table of every source: cursor, last successful run, rows, freshness, last run's outcome."""
     from pipelines.status import HEADER, status_rows
 
-    where = make_target(**target)
-    if where.is_duckdb and not os.path.exists(where.duckdb_file):
-        click.echo(f"crm-elt: no DuckDB file at {where.duckdb_file}: run `crm-elt run` first or pass --duckdb",
-                   err=True)
-        sys.exit(ConfigError.exit_code)
+    where = existing_warehouse(make_target(**target))
     click.echo(format_table(HEADER, status_rows(where, account)))
 
 
@@ -235,11 +240,7 @@ def sql(query: str, **target: Any) -> None:
     """Run QUERY against the warehouse and print the result (DuckDB is opened read-only)."""
     from pipelines.sql import run_query
 
-    where = make_target(**target)
-    if where.is_duckdb and not os.path.exists(where.duckdb_file):
-        click.echo(f"crm-elt: no DuckDB file at {where.duckdb_file}: run `crm-elt run` first or pass --duckdb",
-                   err=True)
-        sys.exit(ConfigError.exit_code)
+    where = existing_warehouse(make_target(**target))
     try:
         columns, rows = run_query(where, query)
     except CrmEltError as exc:

@@ -39,7 +39,6 @@ class RunContext:
     # per-deal table after its next deal, once ``checkpoint_minutes`` (the source's setting) have passed.
     checkpoints: bool = False
     clock: Callable[[], float] = time.monotonic
-    done: frozenset[str] = frozenset()     # tables completed by earlier segments of this run
     started_at: datetime = field(init=False)
     checkpoint_minutes: float | None = field(default=None, init=False)
     segment_started: float | None = field(default=None, init=False)
@@ -56,8 +55,7 @@ class RunContext:
 
     def next_segment(self, completed: Iterable[str]) -> None:
         """After a checkpoint: what the next segment of the run skips or must not redo."""
-        self.done = frozenset(completed)
-        self.full_refresh = self.full_refresh - self.done
+        self.full_refresh = self.full_refresh - frozenset(completed)
         self.segment_started = None
 
 

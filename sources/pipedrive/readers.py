@@ -40,7 +40,6 @@ class PipedriveRun:
     reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
     reading: set[str] = field(default_factory=set)   # parents extracting now (their children wait for them)
-    parents_read: set[str] = field(default_factory=set)   # parents that finished reading this run
 
     def children(self, table: Table) -> tuple[str, ...]:
         return tuple(name for name, child in self.tables.items() if child.parent == table.name)
@@ -443,7 +442,7 @@ def pending_deals(table: Table, run: PipedriveRun) -> dict[str, str]:
     if table.name in run.ctx.full_refresh:
         dlt.current.resource_state()["ids"] = {}
         enqueue_changed_deals(run, all_deals(run, table), children=(table.name,))
-    elif run.ctx.window and table.parent not in run.reading | run.parents_read | run.ctx.done | run.ctx.listed:
+    elif run.ctx.window and table.parent not in {*run.reading, *run.client.stats.completed, *run.ctx.listed}:
         # a backfill of the children alone (their parent not selected): the window's deals, listed once a run
         window = {"updated_since": rfc3339(run.ctx.window.start), "updated_until": rfc3339(run.ctx.window.end)}
         enqueue_changed_deals(run, all_deals(run, table, window), children=(table.name,))
@@ -480,7 +479,6 @@ class ReadStrategy:
         run.reading.add(table.name)    # its children wait for the deals it queues
         try:
             yield from self.reader(table, run)
-            run.parents_read.add(table.name)
         finally:
             run.reading.discard(table.name)
 
