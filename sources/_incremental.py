@@ -71,8 +71,8 @@ class Cursor:
         self.state, self.ctx, self.lag, self.cap = state, ctx, lag, cap_at_run_start
         self.backfill = ctx.window is not None
         if table in ctx.full_refresh:
-            state.pop("cursor", None)
-            state.pop("boundary", None)
+            for key in ("cursor", "boundary", "resume"):
+                state.pop(key, None)
         stored = state.get("cursor")
         self.stored = datetime.fromisoformat(stored) if stored and not self.backfill else None
         self.start_date = start_date
@@ -99,7 +99,7 @@ class Cursor:
         if self.max_seen is None or when > self.max_seen:
             self.max_seen = when
         self.recent[digest] = when
-        return not (self.stored and digest in self.boundary)
+        return digest not in self.boundary
 
     def filter(self, rows: Iterable[Any], when: Callable[[Any], datetime | None]) -> Iterator[Any]:
         for row in rows:
@@ -109,7 +109,10 @@ class Cursor:
 
     def commit(self) -> None:
         """Store the new cursor (not in a backfill); readers call it once their whole scan is done."""
-        if self.backfill or self.max_seen is None:
+        if self.backfill:
+            return
+        self.state.pop("resume", None)
+        if self.max_seen is None:
             return
         cursor = self.max_seen
         if self.cap:
@@ -117,6 +120,29 @@ class Cursor:
         floor = cursor - self.lag
         self.state["cursor"] = cursor.isoformat()
         self.state["boundary"] = sorted(d for d, when in self.recent.items() if when >= floor)
+
+    def save_position(self, **position: Any) -> None:
+        """A checkpoint inside a scan: where the next segment goes on (``position``), and the newest
+        stamp and rows near it seen so far, so the cursor and boundary committed at the end cover them."""
+        floor = self.max_seen - self.lag if self.max_seen else None
+        self.state["resume"] = {**position, "since": _iso(self.since), "max_seen": _iso(self.max_seen),
+                                "recent": {digest: when.isoformat() for digest, when in self.recent.items()
+                                           if floor and when >= floor}}
+
+    def resume(self) -> dict[str, Any] | None:
+        """The position saved by an interrupted scan of the same window (None: start over). Rows it saw
+        near its newest stamp count as seen: they are not loaded again."""
+        resume = self.state.get("resume")
+        if not resume or resume.get("since") != _iso(self.since):
+            self.state.pop("resume", None)
+            return None
+        if resume.get("max_seen"):
+            seen_before = datetime.fromisoformat(resume["max_seen"])
+            self.max_seen = max(self.max_seen, seen_before) if self.max_seen else seen_before
+        recent = {digest: datetime.fromisoformat(when) for digest, when in resume.get("recent", {}).items()}
+        self.recent.update(recent)
+        self.boundary.update(recent)
+        return resume
 
 
 def reconcile_due(state: MutableMapping[str, Any], ctx: RunContext, every_hours: float) -> bool:
@@ -203,6 +229,10 @@ def table_resource(name: str, read: Callable[[], Iterator[Any]], stats: RunStats
 
     rows.__name__ = rows.__qualname__ = name
     return dlt.resource(rows, name=name, **hints)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def rfc3339(value: datetime | None) -> str | None:

@@ -117,7 +117,8 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
               table.until_param: last and to_jst(last, table.filter_format)}
     # A long whole read (a first load) checkpoints between pages and resumes from the next id.
     resumable = whole and not scan and table.paging is keyset_pages
-    start_id = resume_point(state, cursor, since) if resumable else None
+    resume = cursor.resume() if resumable else None
+    start_id = resume and int(resume["from_id"])
     seen: set[int] = set()
     for page in table.paging(client, table, params, **({"start_id": start_id} if start_id else {})):
         rows = [norm(row) for row in page]
@@ -130,12 +131,7 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
             yield rows
         if resumable and page and ctx.checkpoint_due():
             # the rows so far load with this segment; the next one goes on from the next id
-            floor = cursor.max_seen - cursor.lag if cursor.max_seen else None
-            state["resume"] = {"from_id": max(int(row["id"]) for row in page) + 1, "since": _iso(since),
-                               "max_seen": _iso(cursor.max_seen),
-                               # rows near the newest so far: the final cursor's boundary must know them
-                               "recent": {digest: _iso(when) for digest, when in cursor.recent.items()
-                                          if floor and when >= floor}}
+            cursor.save_position(from_id=max(int(row["id"]) for row in page) + 1)
             raise Checkpoint()
     if scan or compare:
         # stored as live, returned by neither the scan nor the read (a row changed during the scan is in
@@ -144,30 +140,10 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
         if gone:
             yield from stored_rows(table.name, gone, ctx.started_at)
     cursor.commit()
-    state.pop("resume", None)
     if scan or compare or (whole and not stored_keys(table.name)[0]):
         # a completed id scan, a whole read compared with the warehouse, or a first load bounded by
         # start_date (the warehouse holds only what it just read)
         mark_reconciled(state, ctx)
-
-
-def resume_point(state: Any, cursor: Cursor, since: datetime | None) -> int | None:
-    """Where an interrupted whole read of the same window goes on (its rows so far are loaded), with the
-    newest ``updated_at`` it had seen and the rows near it, so the cursor and boundary it commits at the
-    end cover them too (the next run neither misses nor reloads them)."""
-    resume = state.get("resume")
-    if not resume or resume.get("since") != _iso(since):
-        state.pop("resume", None)
-        return None
-    if resume.get("max_seen"):
-        seen_before = datetime.fromisoformat(resume["max_seen"])
-        cursor.max_seen = max(cursor.max_seen, seen_before) if cursor.max_seen else seen_before
-    cursor.recent.update({digest: datetime.fromisoformat(when) for digest, when in resume.get("recent", {}).items()})
-    return int(resume["from_id"])
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
 
 
 def _inside(moment: datetime | None, since: datetime | None, until: datetime | None) -> bool:

@@ -142,24 +142,47 @@ def when(table: Table):
 
 
 def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
-    """Sorted by the cursor ascending from ``updated_since`` (inclusive) = the stored cursor."""
-    cursor, shape, children = run.cursor(table), Shaper(table, run), run.children(table)
-    check = run.vanished(table, cursor)
+    """Sorted by the cursor ascending from ``updated_since`` (inclusive) = the stored cursor.
+
+    A long scan checkpoints between pages: the next segment goes on from the newest ``update_time`` read
+    at the endpoint it was on (pages are sorted by it; the rows of that second it loaded are skipped)."""
+    cursor, shape, children, stamp = run.cursor(table), Shaper(table, run), run.children(table), when(table)
+    resume = cursor.resume() if resumable(table, run, cursor) else None
+    # a resumed scan saw only part of the list: no delete check (the next id scan is due instead)
+    check = None if resume else run.vanished(table, cursor)
     params = {**table.params, "limit": table.page_size, "sort_by": table.cursor_field, "sort_direction": "asc",
               "updated_since": rfc3339(cursor.since), "updated_until": rfc3339(cursor.until)}
     if table.include_fields:
         params["include_fields"] = ",".join(INCLUDE_FIELDS[table.name])
-    for page in run.pages(table, params):
-        if check:
-            check.saw(page)
-        rows = list(cursor.filter(page, when(table)))
-        if children:
-            enqueue_changed_deals(run, rows, children)
-        if rows:
-            yield shape(rows)
+    for index, endpoint in enumerate(table.endpoints):
+        if resume and index < resume["endpoint"]:
+            continue                                  # listed whole by an earlier segment
+        since = resume.get("from") if resume and index == resume["endpoint"] else None
+        reached = parse_time(since)
+        pages = table.paging.pages(run.client, endpoint.path, {**params, **({"updated_since": since} if since else {})},
+                                   table=table.name, cost=endpoint.cost)
+        for page in pages:
+            if check:
+                check.saw(page)
+            stamps = [moment for moment in map(stamp, page) if moment]
+            reached = max([*stamps, *([reached] if reached else [])], default=None)
+            rows = list(cursor.filter(page, stamp))
+            if children:
+                enqueue_changed_deals(run, rows, children)
+            if rows:
+                yield shape(rows)
+            if page and reached and run.ctx.checkpoint_due() and resumable(table, run, cursor):
+                cursor.save_position(endpoint=index, **{"from": rfc3339(reached)})
+                raise Checkpoint()
     if check:
         yield from mark_vanished(table, run, check, shape)
     cursor.commit()
+
+
+def resumable(table: Table, run: PipedriveRun, cursor: Cursor) -> bool:
+    """A scan that may stop at a checkpoint and go on: not a backfill (no cursor moves), not a rebuild
+    (--full-refresh replaces the table: one segment)."""
+    return run.ctx.checkpoints and not cursor.backfill and table.name not in run.ctx.full_refresh
 
 
 def mark_vanished(table: Table, run: PipedriveRun, check: Vanished, shape: Shaper) -> Iterator[Any]:
