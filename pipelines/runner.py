@@ -19,6 +19,7 @@ from destinations import make_destination, state_dir
 from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT, DuckDBLocked, publish, retry_while_locked
 from pipelines.accounts import check_account
 from pipelines.lock import pipeline_lock
+from pipelines import recovery
 from pipelines.progress import show_progress
 from pipelines.runlog import append_run
 from pipelines.warehouse_status import record_in_warehouse
@@ -218,7 +219,7 @@ def _load(pipeline: Any, dlt_source: Any, target: Target) -> dict[str, int]:
     """``pipeline.run``, waiting for a DuckDB file held by another process; returns rows per table.
 
     Packages an earlier run could not load are loaded first (dlt's ``run`` would load them and stop
-    without reading the API). A lock met before extraction retries the whole run; one met at the load step
+    without reading the API), then freed of the copies a load killed half-way leaves (``recovery``). A lock met before extraction retries the whole run; one met at the load step
     retries only the load of the already normalized package (the API is not read twice).
     """
     def waiting(attempt: Callable[[], Any], before_retry: Callable[[], None] = lambda: None) -> Any:
@@ -227,7 +228,10 @@ def _load(pipeline: Any, dlt_source: Any, target: Target) -> dict[str, int]:
         return retry_while_locked(attempt, target.duckdb_file, target.lock_timeout, target.on_wait, before_retry)
 
     if pipeline.has_pending_data:
-        waiting(lambda: pipeline.run())
+        recovery.remember(pipeline, recovery.interrupted_tables(pipeline))
+        waiting(lambda: recovery.finish_pending(pipeline))
+    if recovery.pending_repair(pipeline):
+        waiting(lambda: recovery.repair(pipeline))
     normalized: list[Any] = []
 
     def remember_normalize_info() -> None:

@@ -65,7 +65,19 @@ def _same(want: Any, got: Any) -> bool:
 def _stored(fetch: Fetch, dataset: str, table: str, key: str, columns: tuple[str, ...]) -> dict:
     cols = ", ".join(f'"{c}"' for c in columns)
     rows = fetch(f'SELECT "{key}", is_deleted, deleted_at{", " + cols if cols else ""} FROM {dataset}."{table}"')
-    return {row[0]: row[1:] for row in rows}
+    stored = {row[0]: row[1:] for row in rows}
+    assert len(stored) == len(rows), f"{table}: {len(rows) - len(stored)} rows share a {key} with another row"
+    return stored
+
+
+def assert_rows_unique(fetch: Fetch, dataset: str) -> None:
+    """No table of the dataset (nested tables included) holds two copies of one row (``_dlt_id``)."""
+    tables = [row[0] for row in fetch("SELECT table_name FROM information_schema.columns WHERE "
+                                      f"table_schema = '{dataset}' AND column_name = '_dlt_id'")]
+    assert tables, f"no tables in {dataset}"
+    for table in tables:
+        copies = fetch(f'SELECT count(*) - count(DISTINCT _dlt_id) FROM {dataset}."{table}"')[0][0]
+        assert copies == 0, f"{dataset}.{table}: {copies} duplicate rows"
 
 
 def _check(table: str, stored: dict, live: dict[Any, dict], listed_deleted: set, columns: tuple[str, ...]) -> None:
@@ -98,6 +110,7 @@ def pipedrive_rows(sb, table: str) -> list[dict]:
 
 
 def assert_pipedrive_exact(sb, fetch: Fetch, dataset: str = "pipedrive") -> None:
+    assert_rows_unique(fetch, dataset)
     deleted_deals = {d["id"] for d in sb.live("deals") if d.get("is_deleted")}
     for table, (_, columns) in PIPEDRIVE.items():
         key = TABLES[table].primary_key
@@ -116,6 +129,7 @@ def assert_pipedrive_exact(sb, fetch: Fetch, dataset: str = "pipedrive") -> None
 
 
 def assert_hotprofile_exact(sb, fetch: Fetch, dataset: str = "hotprofile") -> None:
+    assert_rows_unique(fetch, dataset)
     for table, columns in HOTPROFILE.items():
         live = {}
         for row in sb.expected(table):
