@@ -9,6 +9,9 @@ from typing import Any
 import dlt
 
 DEFAULT_DUCKDB = "crm.duckdb"
+# Destinations where dlt's create_indexes (default on) makes _dlt_id UNIQUE: a load job that runs again
+# after a kill (pipelines/recovery.py) would then fail on its own rows, on every later run.
+UNIQUE_ROW_KEYS = ("postgres", "mssql", "synapse")
 
 
 def make_destination(name: str | None = None, duckdb_path: str | None = None) -> Any:
@@ -16,6 +19,10 @@ def make_destination(name: str | None = None, duckdb_path: str | None = None) ->
     snowflake, motherduck, ...) is configured by dlt itself from ``[destination.<name>]`` or env vars."""
     if name in (None, "", "duckdb"):
         return dlt.destinations.duckdb(credentials=duckdb_path or DEFAULT_DUCKDB)
+    if name in UNIQUE_ROW_KEYS:
+        from dlt.common.destination.reference import Destination
+
+        return Destination.from_reference(name, create_indexes=False)
     return name
 
 

@@ -1,19 +1,18 @@
-"""Loads interrupted by a kill: finish them without duplicates.
+"""Runs killed inside dlt's normalize or load step: the next run finishes their work, without copies.
 
-A run killed during dlt's load step leaves its package half loaded. The next run loads it again, and dlt
-re-runs every job whose completion it had not recorded yet. For most tables that is harmless (merge
-de-duplicates the staging rows by primary key), with two exceptions, both reproduced in
-``tests/test_load_kills.py``:
+A kill during the load step leaves a package half loaded. The next run loads it again, and dlt re-runs
+each job whose completion it had not recorded yet. Merge de-duplicates staging rows by primary key, so
+most tables are safe, except (reproduced in ``tests/test_load_kills.py``):
 
 - the root table of a nested chain (a HotProfile lead and its ``leads__*`` lists): dlt's merge keeps the
-  staging rows whose ``_dlt_id`` survived de-duplication, and a re-run job put two copies of each row
-  there, both with that ``_dlt_id``;
-- tables loaded without staging (``--full-refresh`` of a per-deal table: truncate, then insert).
+  staging rows whose ``_dlt_id`` survived de-duplication, and a re-run job left two copies of each row
+  there, with the same ``_dlt_id``;
+- tables loaded without staging: ``--full-refresh`` of a per-deal table (truncate, then insert) and dlt's
+  own ``_dlt_pipeline_state``.
 
-(and dlt's own ``_dlt_pipeline_state``, appended). Either way the copies are identical, ``_dlt_id`` included. Before such a package is loaded again, its tables
-are written to a marker beside the pipeline's state; after the load, each of them keeps one row per
-``_dlt_id``, in one transaction, and the marker goes. A kill during the repair leaves the marker: the next
-run repairs again.
+The copies are identical, ``_dlt_id`` included. Before such a package loads again its tables are written
+to a marker beside the pipeline's state; after the load each of them keeps one row per ``_dlt_id`` (one
+transaction) and the marker goes. A kill during the repair leaves the marker: the next run repairs again.
 """
 from __future__ import annotations
 

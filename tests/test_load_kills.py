@@ -13,15 +13,16 @@ import sys
 import duckdb
 import pytest
 
+from conftest import pg_rows, requires_postgres
 from truth import assert_hotprofile_exact, assert_pipedrive_exact
 
 HELPER = os.path.join(os.path.dirname(__file__), "die_at.py")
 
 
-def crm_elt(tmp_path, *args: str, die_after: str | None = None, **die: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DIE_AFTER_SQL": die_after or "", **die}
-    command = [sys.executable, HELPER, *args, "--quiet", "--duckdb", str(tmp_path / "crm.duckdb"),
-               "--pipelines-dir", str(tmp_path / "state")]
+def crm_elt(tmp_path, *args: str, die_after: str | None = None, **env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DIE_AFTER_SQL": die_after or "", **env}
+    where = () if "--destination" in args else ("--duckdb", str(tmp_path / "crm.duckdb"))
+    command = [sys.executable, HELPER, *args, "--quiet", *where, "--pipelines-dir", str(tmp_path / "state")]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -101,3 +102,19 @@ def test_a_kill_while_normalize_commits_its_package_loses_nothing(small_env, tmp
         assert_pipedrive_exact(sb, sql)
     # the package read by the killed run was loaded, not read again
     assert not sb.server.requests_to(r"^/v1/deals/\d+/flow$")
+
+
+@requires_postgres
+@pytest.mark.parametrize("die_after", [r'INSERT INTO "hotprofile_staging"\."leads"\(',
+                                       r'INSERT INTO "hotprofile"\."_dlt_pipeline_state"\('])
+def test_a_postgres_load_killed_after_a_committed_job_finishes_on_the_next_run(small_env, tmp_path, postgres_db,
+                                                                             die_after):
+    """On Postgres a re-run job used to hit dlt's unique _dlt_id index: every later run failed."""
+    _, sb = small_env
+    env = {"DESTINATION__POSTGRES__CREDENTIALS": postgres_db}
+    args = ("run", "hotprofile", "--destination", "postgres")
+    killed = crm_elt(tmp_path, *args, die_after=die_after, **env)
+    assert killed.returncode == 137, killed.stderr
+    again = crm_elt(tmp_path, *args, **env)
+    assert again.returncode == 0, again.stderr
+    assert_hotprofile_exact(sb, lambda sql: pg_rows(postgres_db, sql))

@@ -54,3 +54,29 @@ def assert_deals(url: str, sb) -> None:
 def assert_clients(url: str, sb) -> None:
     rows = pg_rows(url, "SELECT id FROM hotprofile.clients")
     assert sorted(r[0] for r in rows) == sorted(c["id"] for c in sb.expected("clients"))
+
+
+def test_the_repair_of_an_interrupted_load_runs_on_postgres(postgres_db, tmp_path, monkeypatch):
+    """The copies a killed load leaves (identical rows, one ``_dlt_id``) are removed with Postgres SQL too:
+    JSON columns, timestamps, a nested table."""
+    import dlt
+    import psycopg2
+
+    from destinations import make_destination
+    from pipelines import recovery
+
+    rows = [{"id": n, "name": f"lead {n}", "extra": {"n": n}, "tags": ["a", "b"],
+             "updated_at": "2026-01-02T03:04:05+00:00"} for n in range(1, 6)]
+    monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_db)
+    pipeline = dlt.pipeline("pg_repair", pipelines_dir=str(tmp_path / "p"), dataset_name="hp",
+                            destination=make_destination("postgres"))
+    pipeline.run(rows, table_name="leads", primary_key="id", write_disposition="merge",
+                 columns={"extra": {"data_type": "json"}})
+    with psycopg2.connect(postgres_db) as con, con.cursor() as cur:      # what a re-run staging job leaves
+        cur.execute("INSERT INTO hp.leads SELECT * FROM hp.leads WHERE id <= 3")
+    recovery.remember(pipeline, ["leads", "leads__tags"])
+    assert recovery.repair(pipeline) == 3
+    assert pg_rows(postgres_db, "SELECT count(*), count(DISTINCT _dlt_id), count(DISTINCT id) FROM hp.leads") == \
+        [(5, 5, 5)]
+    assert pg_rows(postgres_db, "SELECT extra->>'n' FROM hp.leads WHERE id = 2") == [("2",)]
+    assert recovery.pending_repair(pipeline) == []
