@@ -34,7 +34,8 @@ def target_options(fn: Callable) -> Callable:
     fn = click.option("--lock-timeout", type=float, default=DEFAULT_LOCK_TIMEOUT, show_default=True,
                       metavar="SECONDS", help="How long to wait for a DuckDB file another process holds open.")(fn)
     fn = click.option("--pipelines-dir", type=click.Path(file_okay=False),
-                      help="dlt working directory for pipeline state (default: dlt's ~/.dlt/pipelines).")(fn)
+                      help="dlt working directory for pipeline state, locks and run logs (default: a folder "
+                           "per warehouse under dlt's ~/.dlt/pipelines/crm-elt).")(fn)
     fn = click.option("--duckdb", "duckdb_path", type=click.Path(dir_okay=False), default=None,
                       help="DuckDB file to load (default crm.duckdb).")(fn)
     fn = click.option("--destination", default=None,
