@@ -40,7 +40,8 @@ def test_a_first_load_in_segments_is_exact_and_one_run(small_env, target):
 def small_pipedrive(monkeypatch):
     from sandbox.pipedrive import PipedriveSandbox
 
-    with PipedriveSandbox(seed=11, deals=120, token=PD_TOKEN, burst=10_000) as sb:
+    # pages of 30 rows: the CDC lists take several pages, so a checkpoint can fall inside one
+    with PipedriveSandbox(seed=11, deals=120, token=PD_TOKEN, burst=10_000, page_cap=30) as sb:
         for key, value in {"SOURCES__PIPEDRIVE__API_TOKEN": PD_TOKEN, "SOURCES__PIPEDRIVE__BASE_URL": sb.base_url,
                            "SOURCES__PIPEDRIVE__RATE_LIMIT_BURST": "10000",
                            "SOURCES__PIPEDRIVE__CHECKPOINT_MINUTES": "0.05"}.items():
@@ -50,29 +51,52 @@ def small_pipedrive(monkeypatch):
         yield sb
 
 
-def test_a_killed_first_load_resumes_for_well_under_60_percent_of_its_requests(small_pipedrive, tmp_path):
+def wait_for(sb, run: subprocess.Popen, done, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.01)
+
+
+def test_a_first_load_killed_twice_resumes_for_well_under_60_percent_of_its_requests(small_pipedrive, tmp_path):
+    """SIGKILL inside a CDC list (activities), then inside the per-deal phase: each rerun goes on from the
+    last checkpoint (the list from the newest update_time it had loaded, the children from their queues)."""
     sb = small_pipedrive
     full = Target("duckdb", str(tmp_path / "reference.duckdb"), str(tmp_path / "reference-state"))
     run_pipedrive(sb, full, settings=pd_settings(sb))
-    full_cost = len(sb.server.requests)
+    full_cost, full_pages = len(sb.server.requests), len(sb.server.requests_to(r"^/api/v2/activities$"))
+    assert full_pages >= 8
     sb.server.clear_requests()
 
-    # the per-deal phase takes ~8 s at 16 requests in flight: segments of 3 s, each then loaded
-    sb.server.faults.add("slow", path=r"/(flow|participants)$", delay=0.4, times=10_000)
     exe = shutil.which("crm-elt")
     command = [*([exe] if exe else [sys.executable, "-c", "from pipelines.cli import main; main()"]),
                "run", "pipedrive", "--quiet", "--duckdb", str(tmp_path / "crm.duckdb"),
                "--pipelines-dir", str(tmp_path / "state")]
+
+    # 1. activities pages of 0.5 s (longer than a 3 s segment): killed a page after a segment resumed it
+    sb.server.faults.add("slow", path=r"^/api/v2/activities$", delay=0.5, times=10_000)
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 90
-    while len(sb.server.requests_to(r"/participants$")) < 100 and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.01)
+    pages = lambda: sb.server.requests_to(r"^/api/v2/activities$")      # noqa: E731
+    resumed = lambda: [r for r in pages() if r.query.get("updated_since")]   # noqa: E731
+    wait_for(sb, run, lambda: resumed() and pages()[-1] is not resumed()[0])
     run.send_signal(signal.SIGKILL)                   # no cleanup at all: only what was committed survives
     run.wait(timeout=30)
-    assert run.returncode == -signal.SIGKILL
-    killed_cost = len(sb.server.requests)
-
+    assert run.returncode == -signal.SIGKILL and resumed()
+    position = resumed()[0].query["updated_since"]
+    sb.server.faults.clear()
     sb.server.clear_requests()
+
+    # 2. the rerun goes on from that position; killed again in the per-deal phase (requests of 0.4 s)
+    sb.server.faults.add("slow", path=r"/(flow|participants)$", delay=0.4, times=10_000)
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(sb, run, lambda: len(sb.server.requests_to(r"/participants$")) >= 100)
+    run.send_signal(signal.SIGKILL)
+    run.wait(timeout=30)
+    assert run.returncode == -signal.SIGKILL
+    assert pages()[0].query.get("updated_since") == position and len(pages()) < full_pages
+    killed_cost = len(sb.server.requests)
+    sb.server.clear_requests()
+
+    # 3. the last rerun only reads what no checkpoint had committed
     again = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0, again.stderr
     resumed_cost = len(sb.server.requests)

@@ -29,12 +29,12 @@ class PipedriveSandbox(Emulator):
     def __init__(self, seed: int = 1, deals: int = 200, token: str = "sandbox-token", burst: int = 20,
                  window: float = 2.0, daily_budget: int | None = None, start: datetime | None = None,
                  history_days: int = 365, v1_empty_null: bool = True, host: str = "127.0.0.1",
-                 port: int = 0, list_deleted: bool = False):
+                 port: int = 0, list_deleted: bool = False, page_cap: int = 500):
         self.seed = seed
         self.token = token
         self.data = Dataset(seed=seed, deals=deals, start=start, history_days=history_days, list_deleted=list_deleted)
         self.app = PipedriveApp(self.data, token, burst=burst, window=window, daily_budget=daily_budget,
-                                v1_empty_null=v1_empty_null)
+                                v1_empty_null=v1_empty_null, page_cap=page_cap)
         self.server = EmulatorServer(self.app, host=host, port=port)
 
     @property

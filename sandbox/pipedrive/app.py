@@ -30,8 +30,9 @@ FIELD_ROUTES = {"/v1/dealFields": "deal", "/v1/personFields": "person", "/v1/org
 
 class PipedriveApp:
     def __init__(self, data: Dataset, token: str, burst: int = 20, window: float = 2.0,
-                 daily_budget: int | None = None, v1_empty_null: bool = True):
+                 daily_budget: int | None = None, v1_empty_null: bool = True, page_cap: int = 500):
         self.data = data
+        self.page_cap = page_cap
         self.token = token
         self.limiter = BurstLimiter(burst, window)
         self.budget = TokenBudget(daily_budget)
@@ -134,7 +135,7 @@ class PipedriveApp:
         if ids is not None:
             wanted = set(ids)
             rows = [r for r in rows if r["id"] in wanted]
-        page, next_cursor = v2_page(req, rows, sort_fields)
+        page, next_cursor = v2_page(req, rows, sort_fields, self.page_cap)
         if include:
             page = [{**r, **self.data.optional_fields(table, r, include)} for r in page]
         keys = req.arg("custom_fields")
@@ -229,7 +230,8 @@ class PipedriveApp:
             raise ApiError(400, "Parameter 'deal_ids' is required", "pass up to 100 comma separated deal ids")
         wanted = set(deal_ids)
         rows = [r for r in self.data.deal_products.values() if r["deal_id"] in wanted]
-        page, next_cursor = v2_page(req, rows, ("id", "deal_id", "add_time", "update_time", "order_nr"))
+        page, next_cursor = v2_page(req, rows, ("id", "deal_id", "add_time", "update_time", "order_nr"),
+                                     self.page_cap)
         return {"success": True, "data": page, "additional_data": {"next_cursor": next_cursor}}
 
     # ------------------------------------------------------------------ v1 endpoints

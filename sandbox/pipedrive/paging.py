@@ -94,13 +94,16 @@ def _key(value: Any, rid: Any) -> tuple:
     return ("" if value is None else value, rid)
 
 
-def v2_page(req: Request, rows: Iterable[dict], sort_fields: tuple[str, ...]) -> tuple[list[dict], str | None]:
-    """Sort + keyset-page ``rows``; returns (page, next_cursor)."""
+def v2_page(req: Request, rows: Iterable[dict], sort_fields: tuple[str, ...],
+            page_cap: int = 500) -> tuple[list[dict], str | None]:
+    """Sort + keyset-page ``rows``; returns (page, next_cursor). ``page_cap``: the most rows a page holds
+    whatever ``limit`` asks (a server may return fewer; only ``next_cursor`` says whether more follow)."""
     limit = int_arg(req, "limit", 100)
     if limit > 500:
         raise ApiError(400, "Parameter 'limit' must be at most 500", f"got {limit}")
     if limit < 1:
         raise ApiError(400, "Parameter 'limit' must be a positive integer", f"got {limit}")
+    limit = min(limit, page_cap)
     sort_by = req.arg("sort_by") or "id"
     if sort_by not in sort_fields:
         raise ApiError(400, f"Parameter 'sort_by' must be one of {', '.join(sort_fields)}", f"got {sort_by!r}")
