@@ -1,9 +1,10 @@
 """A run killed inside dlt's load step (SIGKILL, OOM, reboot): the next run finishes the half-loaded package
 without duplicating a row, and the copy ends exact.
 
-Kills land at exact SQL statements of the load (``die_at.py``): after a staging copy whose
-completion dlt had not recorded yet (the job runs again), after a merge, after the state row, after the
-package's ``_dlt_loads`` row. Real SIGKILLs during normalize and load are in ``test_interrupt.py``."""
+Kills land at exact instants (``die_at.py``): after a staging copy whose completion dlt had not recorded
+yet (the job runs again), after a merge, after the package's ``_dlt_loads`` row, during the repair, inside
+normalize's commit; on Postgres after the state row. Real signals during normalize and load:
+``test_interrupt.py``."""
 from __future__ import annotations
 
 import os
@@ -34,7 +35,6 @@ def fetch(tmp_path):
 @pytest.mark.parametrize("die_after", [
     r'INSERT INTO "hotprofile_staging"\."leads" BY NAME',          # root of a nested chain, in staging
     r'INSERT INTO "hotprofile"\."clients"\(',                       # the merge of clients (and its lists)
-    r'"_dlt_pipeline_state"',                                      # the state row
     r'INSERT INTO "hotprofile"\."_dlt_loads"',                     # the package's last statement
 ])
 def test_a_hotprofile_load_killed_at_any_statement_finishes_without_duplicates(small_env, tmp_path, die_after):
