@@ -215,11 +215,20 @@ def backfill(source: str, date_from: str, date_to: str | None, tables: tuple[str
 
 
 def existing_warehouse(target: Target) -> Target:
-    """``target``, or exit 2 when it is a DuckDB file that does not exist (status and sql only read)."""
+    """``target``, or exit 2 when it is a DuckDB file that does not exist or a warehouse that cannot be
+    reached (status and sql only read)."""
+    from pipelines.runner import reach_warehouse
+
     if target.is_duckdb and not os.path.exists(target.duckdb_file):
         click.echo(f"crm-elt: no DuckDB file at {target.duckdb_file}: run `crm-elt run` first or pass --duckdb",
                    err=True)
         sys.exit(ConfigError.exit_code)
+    if not target.is_duckdb:
+        try:
+            reach_warehouse(target)
+        except CrmEltError as exc:
+            click.echo(f"crm-elt: {redact(exc)}", err=True)
+            sys.exit(ConfigError.exit_code)
     return target
 
 

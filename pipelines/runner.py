@@ -189,6 +189,21 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         return result
 
 
+def reach_warehouse(target: Target) -> None:
+    """Connect to a (non-DuckDB) warehouse once; a ``DestinationConfigError`` naming it when that fails."""
+    source = next(iter(contracts()))
+    try:
+        with target.pipeline(source, None).sql_client() as client:
+            client.execute_sql("SELECT 1")
+    except MissingDependencyException as exc:
+        raise _driver_missing(exc) from None
+    except ConfigFieldMissingException as exc:
+        raise DestinationConfigError(_missing_destination_config(exc)) from None
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DestinationConfigError(f"cannot reach the {target.destination} warehouse: {redact(detail)}") from None
+
+
 def paced_rate(ctx: RunContext) -> float | None:
     """Requests per second the run's client is paced to."""
     pacer = getattr(ctx.client, "pacer", None)
