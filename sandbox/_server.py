@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html")
+FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page")
 
 
 @dataclass
@@ -80,6 +80,24 @@ class FaultInjector:
                         self._faults.remove(fault)
                     return fault
         return None
+
+
+def stuck_page(request: Request, response: Response) -> Response:
+    """A list that never advances: the page asked for points back to itself (v2 ``next_cursor``, v1
+    ``next_start``), as a broken API or proxy would."""
+    try:
+        body = json.loads(response.body) if isinstance(response.body, (bytes, str)) else response.body
+    except ValueError:
+        return response
+    more = body.get("additional_data") if isinstance(body, dict) else None
+    if not isinstance(more, dict):
+        return response
+    if more.get("next_cursor") and request.arg("cursor"):
+        more["next_cursor"] = request.arg("cursor")
+    pagination = more.get("pagination")
+    if isinstance(pagination, dict) and pagination.get("more_items_in_collection") and request.arg("start"):
+        pagination["next_start"] = int(request.arg("start"))
+    return Response(response.status, body, response.headers)
 
 
 def fault_response(fault: Fault) -> Response | None:
@@ -182,6 +200,8 @@ class EmulatorServer:
                 if fault and fault.kind == "slow":
                     time.sleep(fault.delay or 2.0)
                 response = (fault_response(fault) if fault else None) or server.app(request)
+                if fault and fault.kind == "stuck_page":
+                    response = stuck_page(request, response)
                 payload = response.encode()
                 self.send_response(response.status)
                 headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}

@@ -261,7 +261,8 @@ class PipedriveApp:
     def participants(self, req: Request, deal_id: str) -> dict:
         deal = self._deal_or_404(deal_id)
         rows = [r for r in self.data.participants.values() if r["deal_id"] == deal["id"]]
-        page, additional = v1_page(req, rows, [], render=lambda r: self.data.render("participants", r))
+        page, additional = v1_page(req, rows, [], render=lambda r: self.data.render("participants", r),
+                                   max_limit=self.page_cap)
         users = {str(p["added_by_user_id"]["id"]): {k: v for k, v in p["added_by_user_id"].items() if k != "value"}
                  for p in page}
         return self._v1(page, additional, related_objects={"user": users})
@@ -278,7 +279,7 @@ class PipedriveApp:
                                            "organization_id": "organization_id"})
         sort = parse_v1_sort(req.arg("sort"), ("id", "title", "owner_id", "creator_id", "was_seen",
                                                "expected_close_date", "next_activity_id", "add_time", "update_time"))
-        page, additional = v1_page(req, rows, sort or [("add_time", False)],
+        page, additional = v1_page(req, rows, sort or [("add_time", False)], max_limit=self.page_cap,
                                    render=lambda r: self.data.render("leads", r))
         return self._v1(page, additional)
 
@@ -299,12 +300,12 @@ class PipedriveApp:
                 rows = [r for r in rows if r[flag] == value]
         sort = parse_v1_sort(req.arg("sort"), ("id", "user_id", "deal_id", "person_id", "org_id", "content",
                                                "add_time", "update_time"))
-        page, additional = v1_page(req, rows, sort)
+        page, additional = v1_page(req, rows, sort, max_limit=self.page_cap)
         return self._v1(page, additional)
 
     def files(self, req: Request) -> dict:
         sort = parse_v1_sort(req.arg("sort"), ("id", "update_time"))
-        page, additional = v1_page(req, self._listed("files"), sort, max_limit=100)
+        page, additional = v1_page(req, self._listed("files"), sort, max_limit=min(100, self.page_cap))
         return self._v1(page, additional)
 
     def filters(self, req: Request) -> dict:
@@ -315,6 +316,6 @@ class PipedriveApp:
 
     def _fields_handler(self, entity: str) -> Callable[[Request], dict]:
         def handler(req: Request) -> dict:
-            page, additional = v1_page(req, self.data.fields[entity], [])
+            page, additional = v1_page(req, self.data.fields[entity], [], max_limit=self.page_cap)
             return self._v1(page, additional)
         return handler

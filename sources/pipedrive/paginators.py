@@ -24,6 +24,12 @@ def _data(body: Any, path: str) -> list[dict]:
     return body["data"] or []                            # v1 sends "data": null for an empty page
 
 
+def _stuck(kw: dict, path: str, what: str) -> ApiError:
+    """A list that does not advance would spend requests and tokens forever: the table fails instead."""
+    return ApiError(f"pipedrive.{kw.get('table', '-')}: {what}; stopped instead of looping (GET {path}): "
+                    "retry later; if it persists, report it to Pipedrive support")
+
+
 def _more(body: Any) -> dict:
     return (body or {}).get("additional_data") or {}
 
@@ -36,13 +42,16 @@ class CursorPaging:
     overlap: int = 0                     # a cursor does not shift when a row is deleted mid-scan
 
     def pages(self, client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
-        cursor = None
+        cursor, seen = None, set()
         while True:
             body = client.get(path, {**params, "cursor": cursor}, **kw)
             yield _data(body, path)
             cursor = _more(body).get("next_cursor")
             if not cursor:
                 return
+            if cursor in seen:
+                raise _stuck(kw, path, f"next_cursor came back to a page already read (after {len(seen) + 1} pages)")
+            seen.add(cursor)
 
     def id_order(self, page_size: int) -> dict[str, Any]:
         return {"limit": V2_LIMIT, "sort_by": "id", "sort_direction": "asc"}
@@ -57,7 +66,7 @@ class OffsetPaging:
     overlap: int = 5
 
     def pages(self, client: ApiClient, path: str, params: dict, overlap: int = 0, **kw: Any) -> Iterator[list[dict]]:
-        start = 0
+        start, reached = 0, 0
         while True:
             body = client.get(path, {**params, "start": start}, **kw)
             rows = _data(body, path)
@@ -65,7 +74,12 @@ class OffsetPaging:
             pagination = _more(body).get("pagination") or {}
             if not pagination.get("more_items_in_collection"):
                 return
-            start = max(start + 1, pagination.get("next_start", start + len(rows)) - overlap)
+            next_start = pagination.get("next_start", start + len(rows))
+            if not rows or not isinstance(next_start, int) or next_start <= reached:
+                raise _stuck(kw, path, f"pagination did not advance (start {start}, next_start {next_start}, "
+                                       f"{len(rows)} rows, more_items_in_collection)")
+            reached = next_start
+            start = max(start + 1, next_start - overlap)
 
     def id_order(self, page_size: int) -> dict[str, Any]:
         return {"limit": page_size, "sort": "id ASC"}

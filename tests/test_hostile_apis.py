@@ -1,0 +1,26 @@
+"""APIs that misbehave for good (issue: hostile APIs): each fault is a sandbox switch; the pipeline never
+loops, never spends tokens without progress, and says which table and endpoint failed."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from pipelines.cli import cli
+
+
+def crm_elt(tmp_path, *args: str):
+    return CliRunner().invoke(cli, [*args, "--duckdb", str(tmp_path / "crm.duckdb"),
+                                    "--pipelines-dir", str(tmp_path / "state")], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("table, path", [("persons", "/api/v2/persons"),       # v2: next_cursor repeats
+                                         ("notes", "/v1/notes")])             # v1: next_start repeats
+def test_a_list_that_never_advances_fails_its_table_instead_of_looping(small_env, tmp_path, table, path):
+    sb, _ = small_env
+    sb.server.faults.add("stuck_page", path=f"^{path}$", times=10_000)
+    sb.app.page_cap = 10                  # pages of 10: the pointer is stuck from the second page on
+    result = crm_elt(tmp_path, "run", "pipedrive", "--tables", f"deals,{table}")
+    assert result.exit_code == 1, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert f"pipedrive.{table}: " in line and f"(GET {path})" in line and "stopped instead of looping" in line, line
+    assert len(sb.server.requests_to(f"^{path}$")) <= 3, "no request is spent without progress"
