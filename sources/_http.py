@@ -88,6 +88,7 @@ class ErrorPolicy:
     is_budget_exhausted: Callable[[requests.Response], bool] = lambda r: False
     reset_headers: tuple[str, ...] = ("Retry-After",)
     remaining_header: str | None = None
+    slow_down: str = "retry later"             # what to do when 429s do not stop
 
 
 @dataclass
@@ -124,7 +125,7 @@ class ApiClient:
         return self.request("POST", path, params, **kw)
 
     def request(self, method: str, path: str, params: dict[str, Any] | None = None, *,
-                table: str = "-", cost: int = 1, retry_server_errors: bool = True, missing_ok: bool = False) -> Any:
+                table: str = "-", cost: int = 1, missing_ok: bool = False) -> Any:
         """Send one logical request (retrying as the policy allows) and return the decoded JSON.
 
         ``missing_ok``: a 404 means the object is gone (e.g. a deal deleted meanwhile): return None.
@@ -157,15 +158,12 @@ class ApiClient:
                 rate_limited += 1
                 if rate_limited > self.max_rate_limit_waits:
                     raise ApiError(f"{self.policy.api} kept answering 429 Too Many Requests on {shown}; "
-                                   "lower the request rate (rate_limit_burst) and retry later")
+                                   f"{self.policy.slow_down}")
                 self.pacer.pause(self._reset_seconds(response))
                 continue
             if status in (401, 402, 403):
                 raise self._access_error(response, shown)
             if status >= 500 or status == 408:
-                if not retry_server_errors:
-                    raise ApiError(f"{self.policy.api} answered HTTP {status} to {shown} "
-                                   "(not retried: this API answers 5xx to invalid parameters)")
                 attempts = self._retry(table, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
                                        f"HTTP {status} on {shown}")
                 continue
@@ -284,6 +282,7 @@ def pipedrive_client(base_url: str, api_token: str, *, burst: int = 20, window: 
         is_budget_exhausted=_pipedrive_budget_exhausted,
         reset_headers=("Retry-After", "x-ratelimit-reset"),
         remaining_header="x-ratelimit-remaining",
+        slow_down="lower sources.pipedrive.rate_limit_burst to your plan's burst and retry later",
     )
     return ApiClient(base_url, policy, Pacer(burst, window, clock, sleep),
                      headers={"x-api-token": api_token}, **kw)
@@ -296,6 +295,7 @@ def hotprofile_client(url_instance: str, api_key: str, *, calls: int = 100, wind
         api="HotProfile",
         credential_key="sources.hotprofile.api_key (SOURCES__HOTPROFILE__API_KEY)",
         location_key="sources.hotprofile.url_instance",
+        slow_down="another client may share this API key's limit; retry later",
     )
     return ApiClient(url_instance, policy, Pacer(calls, window, clock, sleep),
                      params={"api_key": api_key}, **kw)

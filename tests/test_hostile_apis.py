@@ -24,3 +24,14 @@ def test_a_list_that_never_advances_fails_its_table_instead_of_looping(small_env
     line = result.output.strip().splitlines()[-1]
     assert f"pipedrive.{table}: " in line and f"(GET {path})" in line and "stopped instead of looping" in line, line
     assert len(sb.server.requests_to(f"^{path}$")) <= 3, "no request is spent without progress"
+
+
+def test_endless_429s_from_hotprofile_give_hotprofile_advice(hotprofile_sb, target):
+    from conftest import no_sleep_hotprofile_client, run_hotprofile
+    from sources._errors import ApiError
+
+    hotprofile_sb.server.faults.add("429", times=10_000)
+    with pytest.raises(ApiError) as caught:
+        run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
+    message = str(caught.value)
+    assert "HotProfile kept answering 429" in message and "rate_limit_burst" not in message, message

@@ -74,11 +74,12 @@ def test_incremental_run_asks_in_japan_time_minus_lag_and_converges(hotprofile_s
     assert 40 <= result.tables[0].rows < 200
 
 
-def test_500_on_first_page_fails_fast_as_bad_parameter(hotprofile_sb, target):
+def test_a_500_on_the_first_page_is_retried_like_any_other(hotprofile_sb, target):
     hotprofile_sb.server.faults.add("500", path=CALL, times=1)
-    with pytest.raises(ApiError, match="500.*not retried"):
-        run_hotprofile(hotprofile_sb, target, tables=["clients"])
-    assert len(hotprofile_sb.server.requests_to(CALL)) == 1
+    run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
+    calls = hotprofile_sb.server.requests_to(CALL)
+    assert calls[0].query == calls[1].query                  # the same first page, asked again
+    assert warehouse_clients(target) == sandbox_clients(hotprofile_sb)
 
 
 def test_html_page_with_200_is_an_error_not_an_empty_table(hotprofile_sb, target):

@@ -9,7 +9,7 @@ from decimal import Decimal
 import dlt
 import pytest
 
-from conftest import HP_KEY, hp_settings, query, run_hotprofile
+from conftest import HP_KEY, hp_settings, no_sleep_hotprofile_client, query, run_hotprofile
 from pipelines import runner
 from sandbox.hotprofile import FLAG_OFF, FLAG_ON, JST, HotProfileSandbox
 from sources._errors import ApiError, ConfigError
@@ -527,11 +527,13 @@ def test_call_paths_are_configurable(sb, target):
 
 
 @pytest.mark.parametrize("table", ["leads", "business_cards"])
-def test_500_on_first_page_fails_fast(sb, target, table):
+def test_a_500_on_the_first_page_is_retried_and_a_lasting_one_names_the_table(sb, target, table):
     sb.server.faults.add("500", path=CALLS[table], times=1)
-    with pytest.raises(ApiError, match="500.*not retried"):
-        run_hotprofile(sb, target, tables=[table])
-    assert len(sb.server.requests_to(CALLS[table])) == 1
+    run_hotprofile(sb, target, tables=[table], client=no_sleep_hotprofile_client(sb))
+    assert warehouse(target, table) == api(sb, table)
+    sb.server.faults.add("500", path=CALLS[table], times=10_000)
+    with pytest.raises(ApiError, match=f"HTTP 500.*{table}.*after .* attempts"):
+        run_hotprofile(sb, target, tables=[table], client=no_sleep_hotprofile_client(sb))
 
 
 @pytest.mark.parametrize("table", TABLES)

@@ -50,9 +50,10 @@ def _count(value: Any) -> int | None:
     return number if number >= 0 else None
 
 
-def _post(client: ApiClient, table: Table, query: dict, first: bool, stats: str | None) -> dict:
-    # HotProfile answers 500 to invalid arguments: on the first call that is a bad parameter, not an outage.
-    return client.post(table.path, query, table=stats or table.name, retry_server_errors=not first)
+def _post(client: ApiClient, table: Table, query: dict, stats: str | None) -> dict:
+    # HotProfile also answers 500 to invalid arguments; ours are checked before the first call (settings,
+    # dates), so a 500 is an outage and is retried like any other.
+    return client.post(table.path, query, table=stats or table.name)
 
 
 def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiError:
@@ -74,7 +75,7 @@ def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | Non
     while True:
         query = {**params, "page[number]": 1, "page[display_number]": table.page_size,
                  "order[key]": "id", "order[type]": "asc", "search[from_id]": from_id}
-        body = _post(client, table, query, first, stats)
+        body = _post(client, table, query, stats)
         rows = _rows(body, table)
         remaining, _ = _pages_info(body)
         if counted and remaining is not None and len(rows) > remaining:
@@ -124,7 +125,7 @@ def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | N
     while True:
         query = {**params, "page[number]": page, "page[display_number]": asked, "order[key]": "id",
                  "order[type]": "desc"}
-        body = _post(client, table, query, first, stats)
+        body = _post(client, table, query, stats)
         rows = _rows(body, table)
         first = False
         now_count, total_number = _pages_info(body)
