@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page")
+FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page", "duplicate_rows")
 
 
 @dataclass
@@ -98,6 +98,23 @@ def stuck_page(request: Request, response: Response) -> Response:
     if isinstance(pagination, dict) and pagination.get("more_items_in_collection") and request.arg("start"):
         pagination["next_start"] = int(request.arg("start"))
     return Response(response.status, body, response.headers)
+
+
+def duplicate_rows(request: Request, response: Response) -> Response:
+    """A page that lists some of its rows twice (``data``, or a HotProfile table's list)."""
+    try:
+        body = json.loads(response.body) if isinstance(response.body, (bytes, str)) else response.body
+    except ValueError:
+        return response
+    if not isinstance(body, dict):
+        return response
+    for key, rows in body.items():
+        if isinstance(rows, list) and rows and isinstance(rows[0], dict):
+            body[key] = rows + rows[: max(1, len(rows) // 2)]
+    return Response(response.status, body, response.headers)
+
+
+REWRITES = {"stuck_page": stuck_page, "duplicate_rows": duplicate_rows}
 
 
 def fault_response(fault: Fault) -> Response | None:
@@ -200,8 +217,8 @@ class EmulatorServer:
                 if fault and fault.kind == "slow":
                     time.sleep(fault.delay or 2.0)
                 response = (fault_response(fault) if fault else None) or server.app(request)
-                if fault and fault.kind == "stuck_page":
-                    response = stuck_page(request, response)
+                if fault and fault.kind in REWRITES:
+                    response = REWRITES[fault.kind](request, response)
                 payload = response.encode()
                 self.send_response(response.status)
                 headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}

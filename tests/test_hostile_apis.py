@@ -35,3 +35,20 @@ def test_endless_429s_from_hotprofile_give_hotprofile_advice(hotprofile_sb, targ
         run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
     message = str(caught.value)
     assert "HotProfile kept answering 429" in message and "rate_limit_burst" not in message, message
+
+
+def test_rows_listed_twice_in_a_response_load_once(small_env, tmp_path):
+    """Whole lists (users, pipelines, stages, types, currencies, filters, fields), CDC lists and a rebuilt
+    per-deal table (--full-refresh replaces it: no merge to de-duplicate) each keep one row per key."""
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    assert crm_elt(tmp_path, "run", "pipedrive", "--quiet").exit_code == 0
+    sb.server.faults.add("duplicate_rows", times=10_000)
+    result = crm_elt(tmp_path, "run", "pipedrive", "--quiet", "--full-refresh", "deal_participants",
+                     "--full-refresh", "users")
+    assert result.exit_code == 0, result.output
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())

@@ -373,6 +373,8 @@ class DealChildren:
         self.known = dlt.current.resource_state().setdefault("ids", {})
         self.loaded_ids: set = set()           # rows of deleted deals emitted from the API this run
         self.done: set[str] = set()            # deals read this run
+        # a rebuild (--full-refresh) replaces the table: no merge de-duplicates what the API lists twice
+        self.emitted: set | None = set() if table.name in run.ctx.full_refresh else None
 
     def batches(self) -> Iterator[list[str]]:
         """The queued deals not read yet this run, until the queue is drained and ``deals`` has finished;
@@ -415,6 +417,8 @@ class DealChildren:
                     row["is_deleted"], row["deleted_at"] = True, deleted_at
                 self.loaded_ids.update(row["id"] for row in shaped)
             rows += shaped
+        if self.emitted is not None:
+            rows = [row for row in rows if not (row["id"] in self.emitted or self.emitted.add(row["id"]))]
         if rows:
             yield rows
         if track_removed:
