@@ -43,7 +43,15 @@ class Response:
             return self.body
         if isinstance(self.body, str):
             return self.body.encode()
-        return json.dumps(self.body, ensure_ascii=False).encode()
+        return json_bytes(self.body)
+
+
+def json_bytes(body: Any) -> bytes:
+    """UTF-8 JSON, as the APIs send it; a lone surrogate (``\ud800``) goes out as its JSON escape."""
+    try:
+        return json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(body).encode()
 
 
 @dataclass

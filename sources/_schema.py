@@ -165,11 +165,45 @@ def column_hints(columns: Mapping[str, str]) -> dict[str, dict]:
     return hints
 
 
+def storable(value: Any) -> Any:
+    """``value`` with the characters no warehouse stores as text (NUL; a lone UTF-16 surrogate, which is
+    not UTF-8 at all) written as their ``\\uXXXX`` escapes: the original stays readable and recoverable.
+    Returns ``value`` itself when nothing needed repair (checked with ``is``)."""
+    if type(value) is str:
+        if "\x00" not in value and (value.isascii() or _utf8(value)):
+            return value
+        return "".join(f"\\u{ord(c):04x}" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in value)
+    if type(value) is dict:
+        fixed = {key: storable(item) for key, item in value.items()}
+        return value if all(fixed[key] is item for key, item in value.items()) else fixed
+    if type(value) is list:
+        items = [storable(item) for item in value]
+        return value if all(new is old for new, old in zip(items, value)) else items
+    return value
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def conformer(table: str, columns: Mapping[str, str]) -> Callable[[dict], dict]:
     """The per-row function (in place; returns the row) that makes ``row`` fit ``columns``."""
     plan = {name: _COERCE[kind] for name, kind in columns.items() if kind != "nested"}
     nested = {name for name, kind in columns.items() if kind == "nested"}
     warned: set[str] = set()
+    repaired: set[str] = set()
+
+    def repair(name: str, value: Any) -> Any:
+        fixed = storable(value)
+        if fixed is not value and name not in repaired:
+            repaired.add(name)
+            log.warning("%s.%s: a value held characters no warehouse stores as text (NUL or a lone surrogate); "
+                        "stored as \\uXXXX escapes (so is every such value of this column)", table, name)
+        return fixed
 
     def reject(name: str, value: Any, kind: str) -> None:
         if name not in warned:
@@ -181,6 +215,8 @@ def conformer(table: str, columns: Mapping[str, str]) -> Callable[[dict], dict]:
         for name, value in row.items():
             if value is None:
                 continue
+            if type(value) in (str, dict, list):
+                value = row[name] = repair(name, value)
             rule = plan.get(name)
             if rule is None:
                 if name in nested or name.startswith("_dlt") or type(value) is str:

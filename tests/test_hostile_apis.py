@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
+from conftest import pg_rows, requires_postgres
 from pipelines.cli import cli
 
 
@@ -52,3 +53,33 @@ def test_rows_listed_twice_in_a_response_load_once(small_env, tmp_path):
 
     with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
         assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=requires_postgres)])
+def test_text_no_warehouse_can_store_is_kept_as_escapes_with_a_warning(small_env, tmp_path, warehouse, request,
+                                                                     caplog):
+    """A lone surrogate (valid JSON, not UTF-8) used to fail every run; NUL was dropped by Pipedrive's path and
+    cannot be stored by Postgres. Both are stored as \\uXXXX escapes, the run succeeds and warns once."""
+    pd, hp = small_env
+    pd.update("deals", 1, title="nul\x00here")
+    pd.update("persons", 2, name="lone\ud800surrogate")
+    client = hp.ids("clients")[0]
+    hp.update("clients", client, name="株式会社\x00テスト")
+    args = ["run", "--destination", "postgres"] if warehouse == "postgres" else ["run"]
+    if warehouse == "postgres":
+        url = request.getfixturevalue("postgres_db")
+        request.getfixturevalue("monkeypatch").setenv("DESTINATION__POSTGRES__CREDENTIALS", url)
+        fetch = lambda sql: pg_rows(url, sql)                # noqa: E731
+    else:
+        import duckdb
+
+        def fetch(sql):
+            with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+                return con.execute(sql).fetchall()
+    result = crm_elt(tmp_path, *args)
+    assert result.exit_code == 0, result.output
+    warnings = [r.getMessage() for r in caplog.records if r.name == "crm_elt.schema"]
+    assert any(w.startswith("deals.title: a value held characters no warehouse stores") for w in warnings), warnings
+    assert fetch("SELECT title FROM pipedrive.deals WHERE id = 1") == [("nul\\u0000here",)]
+    assert fetch("SELECT name FROM pipedrive.persons WHERE id = 2") == [("lone\\ud800surrogate",)]
+    assert fetch(f"SELECT name FROM hotprofile.clients WHERE id = {client}") == [("株式会社\\u0000テスト",)]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sandbox._server import Request, Response
+from sandbox._server import Request, Response, json_bytes
 
 from .data import DATE_FMT, FLAG_OFF, FLAG_ON, TS_FMT, Store
 
@@ -322,5 +322,5 @@ class HotProfileApp:
                                                 "total_count": total,
                                                 "total_number": math.ceil(total / display)}}
             # encode under the lock: rows may be mutated by another thread right after
-            payload = json.dumps(body, ensure_ascii=False).encode()
+            payload = json_bytes(body)
         return Response(200, payload, {"Content-Type": "application/json; charset=utf-8"})

@@ -6,7 +6,7 @@ import re
 import threading
 from typing import Any, Callable
 
-from sandbox._server import Request, Response
+from sandbox._server import Request, Response, json_bytes
 
 from .data import Dataset
 from .limits import CLOUDFLARE_HTML, BurstLimiter, TokenBudget
@@ -103,7 +103,7 @@ class PipedriveApp:
                 left = self.budget.left()
             if left is not None:
                 headers["x-daily-requests-left"] = str(left)
-            payload = json.dumps(body, ensure_ascii=False).encode()
+            payload = json_bytes(body)
         return Response(200, payload, headers)
 
     @staticmethod
