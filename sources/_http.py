@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
@@ -89,6 +90,7 @@ class ErrorPolicy:
     reset_headers: tuple[str, ...] = ("Retry-After",)
     remaining_header: str | None = None
     slow_down: str = "retry later"             # what to do when 429s do not stop
+    budget_header: str | None = None           # tokens left in the daily budget, sent with each answer
 
 
 @dataclass
@@ -110,6 +112,11 @@ class ApiClient:
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         self.reached = False                   # any HTTP answer from the host so far
+        # the budget stop of this run: once the API says the budget is spent (or the token is blocked),
+        # no worker sends another request (each would be another 429, and 429s get a token blocked)
+        self.spent: BudgetExhausted | None = None
+        self.in_flight, self.dearest = 0, 1    # requests sent and not answered; the dearest cost so far
+        self._flight = threading.Lock()
         # per-deal reads run a few requests in parallel: keep a connection per worker
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
         self.session.mount("http://", adapter)
@@ -131,6 +138,8 @@ class ApiClient:
         ``missing_ok``: a 404 means the object is gone (e.g. a deal deleted meanwhile): return None.
         """
         stop.raise_if_requested()
+        if self.spent:
+            raise BudgetExhausted(str(self.spent))
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
@@ -150,11 +159,13 @@ class ApiClient:
             self.stats.count(table, requests=1, tokens=cost)
             log.debug("%s -> %s", redact(shown), response.status_code)
             self._observe_rate_headers(response)
+            self._observe_budget(response, cost, shown)
             status = response.status_code
             if status == 429:
                 if self.policy.is_budget_exhausted(response):
-                    raise BudgetExhausted(f"{self.policy.api} daily API budget exhausted ({shown}); "
-                                          "already loaded tables are kept, run again after the budget resets")
+                    self.spent = BudgetExhausted(f"{self.policy.api} daily API budget exhausted ({shown}); "
+                                                 "already loaded tables are kept, run again after the budget resets")
+                    raise self.spent
                 rate_limited += 1
                 if rate_limited > self.max_rate_limit_waits:
                     raise ApiError(f"{self.policy.api} kept answering 429 Too Many Requests on {shown}; "
@@ -162,7 +173,10 @@ class ApiClient:
                 self.pacer.pause(self._reset_seconds(response))
                 continue
             if status in (401, 402, 403):
-                raise self._access_error(response, shown)
+                error = self._access_error(response, shown)
+                if isinstance(error, BudgetExhausted):
+                    self.spent = error
+                raise error
             if status >= 500 or status == 408:
                 attempts = self._retry(table, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
                                        f"HTTP {status} on {shown}")
@@ -190,6 +204,8 @@ class ApiClient:
         """
         slot = self.pacer.acquire()
         failure: requests.RequestException | None = None
+        with self._flight:
+            self.in_flight += 1
         try:
             response = self.session.request(method, url, params={**query, **self.params},
                                             timeout=self.timeout, data=b"" if method == "POST" else None)
@@ -197,6 +213,8 @@ class ApiClient:
             failure, response = exc, None
         finally:
             self.pacer.complete(slot)
+            with self._flight:
+                self.in_flight -= 1
         if failure is None:
             return response
         name, unresolvable = type(failure).__name__, self._unresolvable(failure)
@@ -230,6 +248,20 @@ class ApiClient:
         if name and response.status_code != 429 and response.headers.get(name) == "0":
             self.pacer.pause(self._reset_seconds(response))
 
+    def _observe_budget(self, response: requests.Response, cost: int, shown: str) -> None:
+        """Stop sending once the daily budget left cannot pay for the requests still in flight plus the next
+        one: the budget's 429s come in a burst from every worker at once, and a burst of 429s gets the
+        token blocked by Cloudflare. Requests in flight finish; their rows load."""
+        self.dearest = max(self.dearest, cost)
+        left = response.headers.get(self.policy.budget_header or "", "")
+        if self.spent or not left.isdigit() or response.status_code == 429:
+            return
+        with self._flight:
+            needed = self.dearest * (self.in_flight + 1)
+        if int(left) < needed:
+            self.spent = BudgetExhausted(f"{self.policy.api} daily API budget nearly exhausted ({left} tokens left, "
+                                         f"{shown}); already loaded tables are kept, run again after the budget resets")
+
     def _reset_seconds(self, response: requests.Response) -> float:
         waits = []
         for name in self.policy.reset_headers:
@@ -248,8 +280,12 @@ class ApiClient:
         api, key = self.policy.api, self.policy.credential_key
         status = response.status_code
         if status == 403 and "cloudflare" in response.text.lower():
-            return ApiError(f"{api} blocked the client after too many requests (403 from Cloudflare); "
-                            "wait a few minutes and lower rate_limit_burst")
+            wait = response.headers.get("Retry-After", "")
+            until = ((datetime.now(timezone.utc) + timedelta(seconds=float(wait))).strftime("%H:%M:%S UTC")
+                     if wait.replace(".", "", 1).isdigit() else None)
+            return BudgetExhausted(f"{api} blocked this token after too many requests (403 from Cloudflare) "
+                                   f"{f'until about {until}' if until else 'for a few minutes (it does not say how long)'}; "
+                                   "already loaded tables are kept, run again then")
         if status == 401:
             return ConfigError(f"{api} rejected the credentials (401 Unauthorized): check {key}")
         if status == 402:
@@ -282,6 +318,7 @@ def pipedrive_client(base_url: str, api_token: str, *, burst: int = 20, window: 
         is_budget_exhausted=_pipedrive_budget_exhausted,
         reset_headers=("Retry-After", "x-ratelimit-reset"),
         remaining_header="x-ratelimit-remaining",
+        budget_header="x-daily-requests-left",
         slow_down="lower sources.pipedrive.rate_limit_burst to your plan's burst and retry later",
     )
     return ApiClient(base_url, policy, Pacer(burst, window, clock, sleep),

@@ -83,3 +83,28 @@ def test_text_no_warehouse_can_store_is_kept_as_escapes_with_a_warning(small_env
     assert fetch("SELECT title FROM pipedrive.deals WHERE id = 1") == [("nul\\u0000here",)]
     assert fetch("SELECT name FROM pipedrive.persons WHERE id = 2") == [("lone\\ud800surrogate",)]
     assert fetch(f"SELECT name FROM hotprofile.clients WHERE id = {client}") == [("株式会社\\u0000テスト",)]
+
+
+def test_the_first_budget_429_stops_every_worker_and_no_block_follows(small_env, tmp_path):
+    sb, _ = small_env
+    sb.server.faults.add("slow", path=r"/(flow|participants)$", delay=0.05, times=10_000)   # 16 in flight
+    assert crm_elt(tmp_path, "run", "pipedrive", "--tables", "deals", "--quiet").exit_code == 0
+    sb.daily_budget = sb.tokens_spent + 60 * 25          # about 60 per-deal calls, then the budget is spent
+    sb.update("deals", 1, title="changed")               # (the per-deal tables have every deal queued)
+    result = crm_elt(tmp_path, "run", "pipedrive", "--tables", "deals,dealflow,deal_participants")
+    assert result.exit_code == 4, result.output
+    assert "daily API budget" in result.output.strip().splitlines()[-1]
+    calls = len(sb.server.requests_to(r"^/v1/deals/\d+/(flow|participants)$"))
+    spent = sb.tokens_by_path
+    charged = spent.get("/v1/deals/{id}/flow", 0) // 40 + spent.get("/v1/deals/{id}/participants", 0) // 10
+    assert charged > 0 and calls == charged, f"{calls - charged} requests answered 429 (the budget was spent)"
+    assert sb.app.limiter.banned_until == 0, "the token was blocked by Cloudflare"
+
+
+def test_a_token_blocked_by_cloudflare_stops_the_run_with_exit_4_and_the_time(small_env, tmp_path):
+    sb, _ = small_env
+    sb.app.limiter.banned_until = sb.app.limiter.now() + 3600
+    result = crm_elt(tmp_path, "run", "pipedrive", "--tables", "deals")
+    assert result.exit_code == 4, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert "blocked this token" in line and "403 from Cloudflare" in line, line

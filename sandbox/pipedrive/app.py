@@ -95,6 +95,7 @@ class PipedriveApp:
                 return self._json(exc.status, exc.body(), headers)
             with self._lock:
                 if not self.budget.allows(cost):
+                    self.limiter.reject()
                     headers.update({"x-daily-requests-left": "0",
                                     "Retry-After": str(self.budget.seconds_to_midnight())})
                     return self._json(429, {"success": False, "error": "Daily rate limit exceeded", "errorCode": 429,

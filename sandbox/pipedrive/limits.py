@@ -57,6 +57,16 @@ class BurstLimiter:
                 "x-ratelimit-remaining": str(max(0, self.burst - len(self.accepted))),
                 "x-ratelimit-reset": str(self._reset_in(now))}
 
+    def reject(self, now: float | None = None) -> None:
+        """A 429 sent (burst or daily budget): a client that collects too many in a window is banned."""
+        now = self.now() if now is None else now
+        self._prune(now)
+        self.rejected.append(now)
+        self.limited_total += 1
+        if len(self.rejected) >= BAN_AFTER_REJECTIONS:
+            self.banned_until = now + self.window
+            self.rejected.clear()
+
     def check(self) -> tuple[str, dict[str, str]]:
         now = self.now()
         if now < self.banned_until:
@@ -64,11 +74,7 @@ class BurstLimiter:
                               "cf-ray": "sandbox-ban"}
         self._prune(now)
         if len(self.accepted) >= self.burst:
-            self.rejected.append(now)
-            self.limited_total += 1
-            if len(self.rejected) >= BAN_AFTER_REJECTIONS:
-                self.banned_until = now + self.window
-                self.rejected.clear()
+            self.reject(now)
             headers = self.headers(now)
             headers["Retry-After"] = str(max(1, int(headers["x-ratelimit-reset"])))
             return "limited", headers
