@@ -8,6 +8,7 @@ two different updates within the same second are never lost, and a no-change run
 from __future__ import annotations
 
 import hashlib
+import logging
 import json
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator, MutableMapping
 
 from sources._stats import RunStats
+
+log = logging.getLogger("crm_elt.incremental")
 
 UTC = timezone.utc
 
@@ -69,6 +72,7 @@ class Cursor:
     def __init__(self, state: MutableMapping[str, Any], *, table: str, ctx: RunContext,
                  start_date: datetime | None, lag: timedelta = timedelta(0), cap_at_run_start: bool = False):
         self.state, self.ctx, self.lag, self.cap = state, ctx, lag, cap_at_run_start
+        self.table, self.unstamped = table, 0           # rows read without a cursor value
         self.backfill = ctx.window is not None
         if table in ctx.full_refresh:
             for key in ("cursor", "boundary", "resume"):
@@ -104,11 +108,17 @@ class Cursor:
     def filter(self, rows: Iterable[Any], when: Callable[[Any], datetime | None]) -> Iterator[Any]:
         for row in rows:
             stamp = when(row)
-            if stamp is None or self.is_new(stamp, row):
+            if stamp is None:
+                self.unstamped += 1
+                yield row
+            elif self.is_new(stamp, row):
                 yield row
 
     def commit(self) -> None:
         """Store the new cursor (not in a backfill); readers call it once their whole scan is done."""
+        if self.unstamped:
+            log.warning("%s: %d row(s) came without their update time; loaded (a later change shows only "
+                        "once the API stamps it)", self.table, self.unstamped)
         if self.backfill:
             return
         self.state.pop("resume", None)

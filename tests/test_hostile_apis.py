@@ -108,3 +108,20 @@ def test_a_token_blocked_by_cloudflare_stops_the_run_with_exit_4_and_the_time(sm
     assert result.exit_code == 4, result.output
     line = result.output.strip().splitlines()[-1]
     assert "blocked this token" in line and "403 from Cloudflare" in line, line
+
+
+def test_rows_without_their_update_time_are_loaded_and_counted(small_env, tmp_path, caplog):
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    for person in (2, 3):
+        sb.update("persons", person, update_time=None)
+    result = crm_elt(tmp_path, "run", "pipedrive", "--tables", "persons")
+    assert result.exit_code == 0, result.output
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall(), tables=("persons",))
+    warnings = [r.getMessage() for r in caplog.records if r.name == "crm_elt.incremental"]
+    assert warnings == ["persons: 2 row(s) came without their update time; loaded (a later change shows only "
+                        "once the API stamps it)"], warnings

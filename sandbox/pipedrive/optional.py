@@ -116,7 +116,8 @@ class OptionalFieldsMixin:
         done = sorted((a for a in acts if a["done"]), key=_act_key)
         undone = sorted((a for a in acts if not a["done"]), key=_act_key)
         mails = (rid * 7) % 5
-        upd, add = _ts(row["update_time"]), _ts(row["add_time"])
+        add = _ts(row["add_time"])
+        upd = _ts(row["update_time"]) if row["update_time"] else add     # a row the API sent unstamped
         values: dict[str, Any] = {
             "next_activity_id": undone[0]["id"] if undone else None,
             "last_activity_id": done[-1]["id"] if done else None,

@@ -253,7 +253,10 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 if key in seen or (until and moment and moment >= until):
                     continue
                 seen.add(key)
-                if moment is None or cursor.is_new(moment, row):
+                if moment is None:
+                    cursor.unstamped += 1
+                    rows.append(row)
+                elif cursor.is_new(moment, row):
                     rows.append(row)
             if rows:
                 yield shape(rows)
