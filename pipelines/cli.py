@@ -19,7 +19,7 @@ from destinations.duckdb_lock import DEFAULT_LOCK_TIMEOUT
 from sources import PACKAGES as SOURCES
 from sources._config import parse_date
 from pipelines.output import Reporter
-from pipelines.runner import Target, run_source
+from pipelines.runner import TablesFailed, Target, run_source
 from pipelines.text_table import format_table
 from sources import _stop as stop
 from sources._errors import ConfigError, CrmEltError
@@ -79,6 +79,12 @@ def execute(sources: list[str], reporter: Reporter, **kw: Any) -> None:
                 break
             try:
                 result = run_source(source, **kw)
+            except TablesFailed as exc:
+                reporter.result(exc.result)
+                for table, reason in exc.failed.items():     # the other tables loaded
+                    reporter.error(redact(reason), exc.exit_code, f"{source}.{table}")
+                exit_code = exit_code or exc.exit_code
+                continue
             except CrmEltError as exc:
                 reporter.error(redact(exc), exc.exit_code, source)
                 exit_code = exit_code or exc.exit_code

@@ -71,6 +71,7 @@ class RunResult:
     stopped: str | None = None              # why later tables were skipped (budget, interrupt)
     stop_code: int = 0                      # its exit code
     completed: list[str] = field(default_factory=list)   # tables read to the end (cursors committed)
+    failed: dict[str, str] = field(default_factory=dict)  # tables whose endpoint failed: {table: reason}
 
 
 @dataclass
@@ -174,19 +175,30 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         except CrmEltError as exc:
             error = exc
         result = RunResult(source, pipeline.dataset_name, seconds=time.monotonic() - started, stopped=stats.stopped,
-                           stop_code=stats.stop_code, completed=[name for name in names if name in stats.completed])
+                           stop_code=stats.stop_code, completed=[name for name in names if name in stats.completed],
+                           failed={name: stats.failed[name] for name in names if name in stats.failed})
         for name in names:
             table = stats[name]
             result.tables.append(TableSummary(name, counts.get(name, 0), table.requests, table.tokens, table.seconds))
             scan = stats.get(f"{name} (reconcile)")
             if scan and scan.requests:      # the id scan's cost, on a line of its own
                 result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests, scan.tokens))
+        if result.failed and error is None:
+            error = TablesFailed(result.failed, result)
         _record(pipeline, target, result, started_at, error)
         if error:
             raise error from None
         if target.publish and target.is_duckdb:
             publish(target.duckdb_file, target.publish, target.lock_timeout, target.on_wait)
         return result
+
+
+class TablesFailed(ApiError):
+    """Tables whose endpoint failed; every other table of the run loaded and moved on."""
+
+    def __init__(self, failed: dict[str, str], result: RunResult):
+        super().__init__("; ".join(f"{table}: {reason}" for table, reason in failed.items()))
+        self.failed, self.result = failed, result
 
 
 def reach_warehouse(target: Target) -> None:
@@ -273,7 +285,10 @@ def _record(pipeline: Any, target: Target, result: RunResult, started_at: dateti
            "stopped": result.stopped,
            "tables": [{"table": t.table, "rows": t.rows, "requests": t.requests, "tokens": t.tokens,
                        "seconds": round(t.seconds, 3), "cursor": resources.get(t.table, {}).get("cursor"),
-                       "complete": t.table in result.completed or not result.stopped}
+                       "complete": t.table in result.completed or not (result.stopped or t.table in result.failed),
+                       # a failed endpoint fails its table only; the others of the run loaded
+                       **({"ok": t.table not in result.failed, "error": result.failed.get(t.table)}
+                          if isinstance(error, TablesFailed) else {})}
                       for t in result.tables]}
     append_run(target.pipelines_dir, pipeline.pipeline_name, run)
     if isinstance(error, (DuckDBLocked, LoadError, DestinationConfigError)):

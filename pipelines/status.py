@@ -74,9 +74,10 @@ def outcome(latest: tuple[dict, dict] | None) -> str:
     if latest is None:
         return NEVER
     run, entry = latest
-    if run.get("ok") and entry.get("complete") is False:
+    ok, error = entry.get("ok", run.get("ok")), entry.get("error", run.get("error"))
+    if ok and entry.get("complete") is False:
         return f"stopped: {run.get('stopped')}; the next run continues"
-    return "ok" if run.get("ok") else f"FAILED: {run.get('error') or 'unknown error'}"
+    return "ok" if ok else f"FAILED: {error or 'unknown error'}"
 
 
 def age(delta: Any) -> str:

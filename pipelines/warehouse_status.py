@@ -25,7 +25,8 @@ COLUMNS = {"dataset": "text", "table_name": "text", "started_at": "timestamp", "
 
 def run_rows(run: dict[str, Any], dataset: str) -> list[dict[str, Any]]:
     return [{"dataset": dataset, "table_name": t["table"], "started_at": run["started_at"],
-             "finished_at": run["finished_at"], "ok": run["ok"], "error": run.get("error"),
+             "finished_at": run["finished_at"], "ok": t.get("ok", run["ok"]),
+             "error": t.get("error", run.get("error")),
              "rows_loaded": t["rows"], "requests": t["requests"], "tokens": t["tokens"],
              "seconds": t["seconds"], "cursor_value": t.get("cursor")} for t in run["tables"]]
 

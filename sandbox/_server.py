@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-FAULT_KINDS = ("429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page", "duplicate_rows")
+FAULT_KINDS = ("403", "429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page", "duplicate_rows")
 
 
 @dataclass
@@ -130,6 +130,9 @@ def fault_response(fault: Fault) -> Response | None:
     if fault.kind == "429":
         return Response(429, {"success": False, "error": "Too many requests"},
                         {"Retry-After": "1", "x-ratelimit-reset": "1", "x-ratelimit-remaining": "0"})
+    if fault.kind == "403":              # a token without the permission (Pipedrive: not an admin)
+        return Response(403, {"success": False, "error": "You do not have permissions to perform this action",
+                              "errorCode": 403})
     if fault.kind in ("500", "502", "503"):
         return Response(int(fault.kind), {"success": False, "error": "Internal server error"})
     if fault.kind == "badjson":

@@ -21,9 +21,18 @@ class BudgetExhausted(CrmEltError):
 
 
 class ApiError(CrmEltError):
-    """The API failed after bounded retries, or answered something unusable."""
+    """The API failed after bounded retries, or answered something unusable. ``whole_run``: the failure is
+    not one endpoint's (the host was never reached): every other table would fail the same way."""
 
     exit_code = 1
+
+    def __init__(self, message: str, whole_run: bool = False):
+        super().__init__(message)
+        self.whole_run = whole_run
+
+
+class AccessDenied(ConfigError):
+    """403 on one endpoint: the token's user lacks that permission; the other tables still load."""
 
 
 class Interrupted(CrmEltError):

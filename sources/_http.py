@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from sources._errors import ApiError, BudgetExhausted, ConfigError, CrmEltError
+from sources._errors import AccessDenied, ApiError, BudgetExhausted, ConfigError, CrmEltError
 from sources._redact import redact, register_secret
 from sources._stats import RunStats
 from sources import _stop as stop
@@ -115,7 +115,8 @@ class ApiClient:
         # the budget stop of this run: once the API says the budget is spent (or the token is blocked),
         # no worker sends another request (each would be another 429, and 429s get a token blocked)
         self.spent: BudgetExhausted | None = None
-        self.in_flight, self.dearest = 0, 1    # requests sent and not answered; the dearest cost so far
+        self.budget_left: int | None = None    # tokens left today, as the last answer said
+        self.reserved = 0                      # tokens of the requests sent and not answered yet
         self._flight = threading.Lock()
         # per-deal reads run a few requests in parallel: keep a connection per worker
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
@@ -138,8 +139,28 @@ class ApiClient:
         ``missing_ok``: a 404 means the object is gone (e.g. a deal deleted meanwhile): return None.
         """
         stop.raise_if_requested()
-        if self.spent:
-            raise BudgetExhausted(str(self.spent))
+        self._reserve(cost, path)
+        try:
+            return self._request(method, path, params, table=table, cost=cost, missing_ok=missing_ok)
+        finally:
+            with self._flight:
+                self.reserved -= cost
+
+    def _reserve(self, cost: int, path: str) -> None:
+        """No request starts once the budget is spent, or once what is left cannot pay for it and for the
+        requests in flight: a spent budget answers every worker with a 429 at once, and a burst of 429s gets
+        the token blocked by Cloudflare. Requests in flight finish; their rows load."""
+        with self._flight:
+            if not self.spent and self.budget_left is not None and self.budget_left - self.reserved < cost:
+                self.spent = BudgetExhausted(f"{self.policy.api} daily API budget nearly exhausted "
+                                             f"({self.budget_left} tokens left, GET {path} costs {cost}); already "
+                                             "loaded tables are kept, run again after the budget resets")
+            if self.spent:
+                raise BudgetExhausted(str(self.spent))
+            self.reserved += cost
+
+    def _request(self, method: str, path: str, params: dict[str, Any] | None, *, table: str, cost: int,
+                 missing_ok: bool) -> Any:
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
@@ -151,7 +172,7 @@ class ApiClient:
                     # never reached this host in this run: a wrong address or a host that is down, not a blip
                     host = urlsplit(self.base_url).netloc
                     raise ApiError(f"{self.policy.api} unreachable at {host} ({response}, {attempts + 1} attempts): "
-                                   f"check {self.policy.location_key} and the network")
+                                   f"check {self.policy.location_key} and the network", whole_run=True)
                 attempts = self._retry(table, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
                                        f"{response} on {shown}")
                 continue
@@ -159,7 +180,9 @@ class ApiClient:
             self.stats.count(table, requests=1, tokens=cost)
             log.debug("%s -> %s", redact(shown), response.status_code)
             self._observe_rate_headers(response)
-            self._observe_budget(response, cost, shown)
+            left = response.headers.get(self.policy.budget_header or "", "")
+            if left.isdigit():
+                self.budget_left = int(left)
             status = response.status_code
             if status == 429:
                 if self.policy.is_budget_exhausted(response):
@@ -204,8 +227,6 @@ class ApiClient:
         """
         slot = self.pacer.acquire()
         failure: requests.RequestException | None = None
-        with self._flight:
-            self.in_flight += 1
         try:
             response = self.session.request(method, url, params={**query, **self.params},
                                             timeout=self.timeout, data=b"" if method == "POST" else None)
@@ -213,8 +234,6 @@ class ApiClient:
             failure, response = exc, None
         finally:
             self.pacer.complete(slot)
-            with self._flight:
-                self.in_flight -= 1
         if failure is None:
             return response
         name, unresolvable = type(failure).__name__, self._unresolvable(failure)
@@ -248,20 +267,6 @@ class ApiClient:
         if name and response.status_code != 429 and response.headers.get(name) == "0":
             self.pacer.pause(self._reset_seconds(response))
 
-    def _observe_budget(self, response: requests.Response, cost: int, shown: str) -> None:
-        """Stop sending once the daily budget left cannot pay for the requests still in flight plus the next
-        one: the budget's 429s come in a burst from every worker at once, and a burst of 429s gets the
-        token blocked by Cloudflare. Requests in flight finish; their rows load."""
-        self.dearest = max(self.dearest, cost)
-        left = response.headers.get(self.policy.budget_header or "", "")
-        if self.spent or not left.isdigit() or response.status_code == 429:
-            return
-        with self._flight:
-            needed = self.dearest * (self.in_flight + 1)
-        if int(left) < needed:
-            self.spent = BudgetExhausted(f"{self.policy.api} daily API budget nearly exhausted ({left} tokens left, "
-                                         f"{shown}); already loaded tables are kept, run again after the budget resets")
-
     def _reset_seconds(self, response: requests.Response) -> float:
         waits = []
         for name in self.policy.reset_headers:
@@ -291,8 +296,8 @@ class ApiClient:
         if status == 402:
             return ConfigError(f"{api} requires payment (402 Payment Required): the account's plan or "
                                "subscription does not allow this API call")
-        return ConfigError(f"{api} denied access (403 Forbidden) to {redact(shown).split('?')[0]}: "
-                           f"the user of {key} lacks permission")
+        return AccessDenied(f"{api} denied access (403 Forbidden) to {redact(shown).split('?')[0]}: "
+                            f"the user of {key} lacks the permission to read it (an admin's token reads every table)")
 
 
 def _snippet(response: requests.Response) -> str:

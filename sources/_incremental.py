@@ -190,19 +190,28 @@ def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: 
     Tables after it yield nothing and keep their state and their rows. A due checkpoint ends the segment
     the same way, before a table starts (or inside a per-deal table, which resumes from its queue).
     """
-    from sources._errors import BudgetExhausted, Checkpoint, Interrupted
+    from sources._errors import AccessDenied, ApiError, BudgetExhausted, Checkpoint, Interrupted
 
     if not stats.stopped and ctx.checkpoint_due() and len(stats.completed) > ctx.segment_tables:
         stats.stopped, stats.checkpoint = "checkpoint", True          # this table starts in the next segment
-    if not stats.stopped:
-        try:
-            yield from read()
-        except Checkpoint:
-            stats.stopped, stats.checkpoint = "checkpoint", True
-        except (BudgetExhausted, Interrupted) as exc:
-            stats.stopped, stats.stop_code = str(exc), exc.exit_code
-        else:
-            stats.completed.append(name)
+    if stats.stopped:
+        keep_rows_of_unfinished_table()
+        return
+    try:
+        yield from read()
+    except Checkpoint:
+        stats.stopped, stats.checkpoint = "checkpoint", True
+    except (BudgetExhausted, Interrupted) as exc:
+        stats.stopped, stats.stop_code = str(exc), exc.exit_code
+    except (ApiError, AccessDenied) as exc:
+        if getattr(exc, "whole_run", False):
+            raise
+        # one endpoint failed: this table keeps its rows and cursor, the other tables go on
+        stats.failed[name] = str(exc)
+        keep_rows_of_unfinished_table()
+        return
+    else:
+        stats.completed.append(name)
     if stats.stopped:
         keep_rows_of_unfinished_table()
 

@@ -25,6 +25,7 @@ class RunStats:
         self.stopped: str | None = None         # why the run stopped early (budget, interrupt)
         self.stop_code: int = 0                  # that reason's exit code
         self.completed: list[str] = []           # tables whose read finished (their cursors commit)
+        self.failed: dict[str, str] = {}         # tables whose endpoint failed: {table: one-line reason}
         self.checkpoint = False                  # the segment ended at a checkpoint: the runner goes on
         self.active: list[str] = []              # tables being read now (progress display)
         self._lock = threading.Lock()

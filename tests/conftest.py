@@ -78,16 +78,33 @@ def hp_settings(sb, **kw) -> HotProfileSettings:
     return HotProfileSettings(sb.url_instance, HP_KEY, **kw)
 
 
+class FakeClock:
+    """An injected clock: ``sleep`` advances it at once (waits, backoffs and pauses cost no time)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 def no_sleep_pipedrive_client(sb):
     from sources._http import pipedrive_client
 
-    return pipedrive_client(sb.base_url, PD_TOKEN, burst=10_000, sleep=lambda seconds: None)
+    clock = FakeClock()
+    return pipedrive_client(sb.base_url, PD_TOKEN, burst=10_000, clock=clock, sleep=clock.sleep)
 
 
 def no_sleep_hotprofile_client(sb):
     from sources._http import hotprofile_client
 
-    return hotprofile_client(sb.url_instance, HP_KEY, calls=10_000, sleep=lambda seconds: None)
+    clock = FakeClock()
+    return hotprofile_client(sb.url_instance, HP_KEY, calls=10_000, clock=clock, sleep=clock.sleep)
 
 
 def run_pipedrive(sb, target: Target, **kw):

@@ -125,3 +125,48 @@ def test_rows_without_their_update_time_are_loaded_and_counted(small_env, tmp_pa
     warnings = [r.getMessage() for r in caplog.records if r.name == "crm_elt.incremental"]
     assert warnings == ["persons: 2 row(s) came without their update time; loaded (a later change shows only "
                         "once the API stamps it)"], warnings
+
+
+def test_one_failing_endpoint_fails_its_table_only(small_env, tmp_path):
+    """A token without admin rights (403 on /v1/users): users fails, in one line naming it and the
+    endpoint; every other table loads; status shows which; once fixed, the next run completes the copy."""
+    from truth import assert_pipedrive_exact
+    import duckdb
+
+    sb, _ = small_env
+    sb.server.faults.add("403", path="^/v1/users$", times=10_000)
+    result = crm_elt(tmp_path, "run", "pipedrive")
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("crm-elt: ")]
+    assert errors == ["crm-elt: pipedrive.users: Pipedrive denied access (403 Forbidden) to GET /v1/users: the "
+                      "user of sources.pipedrive.api_token (SOURCES__PIPEDRIVE__API_TOKEN) lacks the permission "
+                      "to read it (an admin's token reads every table)"], errors
+    others = tuple(name for name in ("deals", "dealflow", "persons", "activities", "stages", "notes"))
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:      # every other table loaded
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall(), tables=others)
+    status = crm_elt(tmp_path, "status").output.splitlines()
+    assert "FAILED" in next(line for line in status if line.startswith("pipedrive.users "))
+    assert "FAILED" not in next(line for line in status if line.startswith("pipedrive.deals "))
+
+    sb.server.faults.clear()                     # fixed: the next run loads the table, the copy is whole
+    assert crm_elt(tmp_path, "run", "pipedrive", "--quiet").exit_code == 0
+    with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:
+        assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall())
+
+
+def test_an_endpoint_down_for_good_fails_its_table_and_keeps_its_cursor(small_env, target):
+    from conftest import no_sleep_pipedrive_client, query, run_pipedrive
+    from pipelines.runner import TablesFailed
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    sb.server.faults.add("500", path="^/api/v2/persons$", times=10_000)
+    with pytest.raises(TablesFailed) as caught:
+        run_pipedrive(sb, target, client=no_sleep_pipedrive_client(sb))
+    assert list(caught.value.failed) == ["persons"] and "HTTP 500" in caught.value.failed["persons"]
+    assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=("deals", "dealflow", "activities"))
+    sb.server.faults.clear()
+    sb.server.clear_requests()
+    run_pipedrive(sb, target)
+    assert "updated_since" not in sb.server.requests_to("^/api/v2/persons$")[0].query, "no cursor was committed"
+    assert_pipedrive_exact(sb, lambda sql: query(target, sql))

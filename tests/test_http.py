@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+
+from conftest import FakeClock
 import requests
 import responses
 
@@ -15,19 +17,6 @@ TOKEN = "pd-secret-token-123456"
 KEY = "hp-secret-key-abcdef"
 DEALS = f"{BASE}/api/v2/deals"
 OK = {"success": True, "data": [{"id": 1}], "additional_data": {"next_cursor": None}}
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -161,8 +150,11 @@ def test_access_errors_fail_fast_with_what_to_fix(client, status, kind, needle):
 @responses.activate
 def test_cloudflare_403_is_not_blamed_on_the_token(client):
     responses.get(DEALS, status=403, body="<html><title>Attention Required! | Cloudflare</title></html>")
-    with pytest.raises(ApiError, match="Cloudflare"):
+    with pytest.raises(BudgetExhausted, match="Cloudflare"):          # a stop like a spent budget: exit 4
         client.get("/api/v2/deals")
+    with pytest.raises(BudgetExhausted, match="Cloudflare"):          # and no further request is sent
+        client.get("/api/v2/persons")
+    assert len(responses.calls) == 1
 
 
 @responses.activate

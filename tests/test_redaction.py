@@ -19,7 +19,7 @@ def test_hotprofile_key_absent_from_logs_errors_traces_and_warehouse(hotprofile_
     caplog.set_level(logging.DEBUG)
     run_hotprofile(hotprofile_sb, target, tables=["clients"])
     hotprofile_sb.server.faults.add("reset", path="get_entry_list_flow", times=1)
-    hotprofile_sb.server.faults.add("500", path="get_entry_list_flow", times=1)
+    hotprofile_sb.server.faults.add("500", path="get_entry_list_flow", times=10_000)       # down for good
     with pytest.raises(ApiError) as caught:
         run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
     assert all(call.query["api_key"] == HP_KEY for call in hotprofile_sb.server.requests)   # it was really sent
