@@ -8,7 +8,7 @@ A scan ends by the API's own totals, never by a short page: a server may serve f
 with ``search[from_id]`` the rows from that id on, so it shrinks as a keyset scan advances) and
 ``pages.total_number`` (pages of that many rows at the page size served). Rows and totals of one response
 are one snapshot, so "the totals say rows remain, the page has none" cannot come from rows inserted or
-deleted meanwhile: it fails the table (``ApiError``) instead of loading part of it. Without totals, or
+deleted meanwhile: it fails the table (``ApiError``): its cursor does not move and the run says so. Without totals, or
 with totals that count fewer rows than were sent (a capped count), a scan ends at the first empty page
 (one request more).
 """
@@ -58,8 +58,8 @@ def _post(client: ApiClient, table: Table, query: dict, stats: str | None) -> di
 
 def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiError:
     of = f" of {total}" if total is not None else ""
-    return ApiError(f"HotProfile {table.name}: {detail}; read {read}{of} rows; not loading a partial table "
-                    f"({table.path})")
+    return ApiError(f"HotProfile {table.name}: {detail}; read {read}{of} rows; the table's cursor does not "
+                    f"move, the next run reads it again ({table.path})")
 
 
 def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None,
