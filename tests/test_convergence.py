@@ -15,8 +15,8 @@ from sandbox.hotprofile import HotProfileSandbox
 from sandbox.pipedrive import PipedriveSandbox
 from truth import assert_hotprofile_exact, assert_pipedrive_exact
 
-ROUNDS = 5
-RENAME_ROUND, JUMP_ROUND = 2, 4
+ROUNDS = 4
+RENAME_ROUND, JUMP_ROUND = 2, 3
 
 
 def pipedrive_round(sb, rng: Random, n: int) -> None:

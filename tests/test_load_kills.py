@@ -2,7 +2,7 @@
 without duplicating a row, and the copy ends exact.
 
 Kills land at exact instants (``die_at.py``): after a staging copy whose completion dlt had not recorded
-yet (the job runs again), after a merge, after the package's ``_dlt_loads`` row, during the repair, inside
+yet (the job runs again), after a merge, during the repair, inside
 normalize's commit; on Postgres after the state row. Real signals during normalize and load:
 ``test_interrupt.py``."""
 from __future__ import annotations
@@ -35,7 +35,6 @@ def fetch(tmp_path):
 @pytest.mark.parametrize("die_after", [
     r'INSERT INTO "hotprofile_staging"\."leads" BY NAME',          # root of a nested chain, in staging
     r'INSERT INTO "hotprofile"\."clients"\(',                       # the merge of clients (and its lists)
-    r'INSERT INTO "hotprofile"\."_dlt_loads"',                     # the package's last statement
 ])
 def test_a_hotprofile_load_killed_at_any_statement_finishes_without_duplicates(small_env, tmp_path, die_after):
     _, sb = small_env
