@@ -90,13 +90,18 @@ class FaultInjector:
         return None
 
 
+def _decoded(response: Response) -> Any:
+    """A response's JSON body (None when it is not JSON), for the faults that rewrite it."""
+    try:
+        return json.loads(response.body) if isinstance(response.body, (bytes, str)) else response.body
+    except ValueError:
+        return None
+
+
 def stuck_page(request: Request, response: Response) -> Response:
     """A list that never advances: the page asked for points back to itself (v2 ``next_cursor``, v1
     ``next_start``), as a broken API or proxy would."""
-    try:
-        body = json.loads(response.body) if isinstance(response.body, (bytes, str)) else response.body
-    except ValueError:
-        return response
+    body = _decoded(response)
     more = body.get("additional_data") if isinstance(body, dict) else None
     if not isinstance(more, dict):
         return response
@@ -110,10 +115,7 @@ def stuck_page(request: Request, response: Response) -> Response:
 
 def duplicate_rows(request: Request, response: Response) -> Response:
     """A page that lists some of its rows twice (``data``, or a HotProfile table's list)."""
-    try:
-        body = json.loads(response.body) if isinstance(response.body, (bytes, str)) else response.body
-    except ValueError:
-        return response
+    body = _decoded(response)
     if not isinstance(body, dict):
         return response
     for key, rows in body.items():
