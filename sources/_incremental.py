@@ -107,12 +107,16 @@ class Cursor:
 
     def filter(self, rows: Iterable[Any], when: Callable[[Any], datetime | None]) -> Iterator[Any]:
         for row in rows:
-            stamp = when(row)
-            if stamp is None:
-                self.unstamped += 1
+            if self.keeps(when(row), row):
                 yield row
-            elif self.is_new(stamp, row):
-                yield row
+
+    def keeps(self, stamp: datetime | None, row: Any) -> bool:
+        """Whether ``row`` (stamped ``stamp``) still needs loading; a row without a stamp always does
+        (counted: ``commit`` warns about them)."""
+        if stamp is None:
+            self.unstamped += 1
+            return True
+        return self.is_new(stamp, row)
 
     def commit(self) -> None:
         """Store the new cursor (not in a backfill); readers call it once their whole scan is done."""

@@ -253,10 +253,7 @@ def read_cdc_desc(table: Table, run: PipedriveRun) -> Iterator[Any]:
                 if key in seen or (until and moment and moment >= until):
                     continue
                 seen.add(key)
-                if moment is None:
-                    cursor.unstamped += 1
-                    rows.append(row)
-                elif cursor.is_new(moment, row):
+                if cursor.keeps(moment, row):
                     rows.append(row)
             if rows:
                 yield shape(rows)
