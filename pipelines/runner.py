@@ -168,7 +168,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
                     # the segment's rows and state are loaded: a kill from here on loses at most one segment
                     stats.stopped, stats.checkpoint = None, False
                     ctx.next_segment(stats.completed)
-                    dlt_source = build([name for name in names if name not in stats.completed])
+                    # failed tables are not read again in this run (their endpoint already failed for good)
+                    dlt_source = build([name for name in names if name not in stats.completed and name not in stats.failed])
                     counts.update(_load(pipeline, dlt_source, target))
         except PipelineStepFailed as exc:
             error = _root_cause(exc)
