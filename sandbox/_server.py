@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 FAULT_KINDS = ("403", "429", "500", "502", "503", "reset", "slow", "badjson", "html", "stuck_page", "duplicate_rows")
 
@@ -60,6 +60,7 @@ class Fault:
     path: str | None = None        # regex matched against the request path
     times: int = 1
     delay: float = 0.0             # seconds, for "slow"
+    query: str | None = None       # regex matched against the raw query string (e.g. one deal in deal_ids)
 
 
 class FaultInjector:
@@ -69,20 +70,22 @@ class FaultInjector:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
 
-    def add(self, kind: str, path: str | None = None, times: int = 1, delay: float = 0.0) -> None:
+    def add(self, kind: str, path: str | None = None, times: int = 1, delay: float = 0.0,
+            query: str | None = None) -> None:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; use one of {FAULT_KINDS}")
         with self._lock:
-            self._faults.append(Fault(kind, path, times, delay))
+            self._faults.append(Fault(kind, path, times, delay, query))
 
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
 
-    def take(self, path: str) -> Fault | None:
+    def take(self, path: str, query: str = "") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.times > 0 and (fault.path is None or re.search(fault.path, path)):
+                if (fault.times > 0 and (fault.path is None or re.search(fault.path, path))
+                        and (fault.query is None or re.search(fault.query, unquote(query)))):
                     fault.times -= 1
                     if fault.times == 0:
                         self._faults.remove(fault)
@@ -219,7 +222,7 @@ class EmulatorServer:
                     time=time.time(),
                 )
                 server._record(request)
-                fault = server.faults.take(request.path)
+                fault = server.faults.take(request.path, parts.query)
                 if fault and fault.kind == "reset":
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                     self.connection.close()

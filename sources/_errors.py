@@ -20,19 +20,29 @@ class BudgetExhausted(CrmEltError):
     exit_code = 4
 
 
+def one_line(what: str, endpoint: str | None, todo: str | None) -> str:
+    """An endpoint's failure as users read it (after ``<source>.<table>: ``):
+    ``<what happened> (<endpoint>): <what to do>``."""
+    return what + (f" ({endpoint})" if endpoint else "") + (f": {todo}" if todo else "")
+
+
 class ApiError(CrmEltError):
     """The API failed after bounded retries, or answered something unusable. ``whole_run``: the failure is
     not one endpoint's (the host was never reached): every other table would fail the same way."""
 
     exit_code = 1
 
-    def __init__(self, message: str, whole_run: bool = False):
-        super().__init__(message)
-        self.whole_run = whole_run
+    def __init__(self, what: str, endpoint: str | None = None, todo: str | None = None, whole_run: bool = False):
+        super().__init__(one_line(what, endpoint, todo))
+        self.what, self.endpoint, self.todo, self.whole_run = what, endpoint, todo, whole_run
 
 
 class AccessDenied(ConfigError):
     """403 on one endpoint: the token's user lacks that permission; the other tables still load."""
+
+    def __init__(self, what: str, endpoint: str | None = None, todo: str | None = None):
+        super().__init__(one_line(what, endpoint, todo))
+        self.what, self.endpoint, self.todo = what, endpoint, todo
 
 
 class Interrupted(CrmEltError):

@@ -92,6 +92,11 @@ class ErrorPolicy:
     slow_down: str = "retry later"             # what to do when 429s do not stop
     budget_header: str | None = None           # tokens left in the daily budget, sent with each answer
 
+    @property
+    def report(self) -> str:
+        """What to do about an endpoint that failed for good (its table keeps its rows and cursor)."""
+        return f"the next run reads it again; if this persists, report it to {self.api} support"
+
 
 @dataclass
 class ApiClient:
@@ -164,6 +169,7 @@ class ApiClient:
         url = self.base_url + path
         query = {k: v for k, v in (params or {}).items() if v is not None}
         shown = f"{method} {path}" + (f"?{urlencode(query)}" if query else "")
+        endpoint = f"{method} {path}"                 # what error lines name (the query is in the debug log)
         attempts = rate_limited = 0
         while True:
             response = self._send(method, url, query)
@@ -173,8 +179,8 @@ class ApiClient:
                     host = urlsplit(self.base_url).netloc
                     raise ApiError(f"{self.policy.api} unreachable at {host} ({response}, {attempts + 1} attempts): "
                                    f"check {self.policy.location_key} and the network", whole_run=True)
-                attempts = self._retry(table, attempts, f"{self.policy.api} unreachable: {shown}: {response}",
-                                       f"{response} on {shown}")
+                attempts = self._retry(table, attempts, f"{self.policy.api} could not be reached ({response})",
+                                       endpoint, f"{response} on {shown}")
                 continue
             self.reached = True
             self.stats.count(table, requests=1, tokens=cost)
@@ -191,33 +197,34 @@ class ApiClient:
                     raise self.spent
                 rate_limited += 1
                 if rate_limited > self.max_rate_limit_waits:
-                    raise ApiError(f"{self.policy.api} kept answering 429 Too Many Requests on {shown}; "
-                                   f"{self.policy.slow_down}")
+                    raise ApiError(f"{self.policy.api} kept answering 429 Too Many Requests", endpoint,
+                                   self.policy.slow_down)
                 self.pacer.pause(self._reset_seconds(response))
                 continue
             if status in (401, 402, 403):
-                error = self._access_error(response, shown)
+                error = self._access_error(response, endpoint)
                 if isinstance(error, BudgetExhausted):
                     self.spent = error
                 raise error
             if status >= 500 or status == 408:
-                attempts = self._retry(table, attempts, f"{self.policy.api} answered HTTP {status} to {shown}",
+                attempts = self._retry(table, attempts, f"{self.policy.api} answered HTTP {status}", endpoint,
                                        f"HTTP {status} on {shown}")
                 continue
             if status == 404 and missing_ok:
                 return None
             if status == 404:
-                raise ApiError(f"{self.policy.api} answered 404 Not Found for {shown}: check {self.policy.location_key}")
+                raise ApiError(f"{self.policy.api} answered 404 Not Found", endpoint, f"check {self.policy.location_key}")
             if status >= 400:
-                raise ApiError(f"{self.policy.api} rejected {shown} with HTTP {status}: {redact(_snippet(response))}")
+                raise ApiError(f"{self.policy.api} rejected the request with HTTP {status}: "
+                               f"{redact(_snippet(response))}", endpoint, self.policy.report)
             try:
                 body, decoded = response.json(), True
             except ValueError:
                 body, decoded = None, False
             if decoded:
                 return body
-            attempts = self._retry(table, attempts, f"{self.policy.api} sent a non-JSON body for {shown}: "
-                                   f"{redact(_snippet(response))}", f"malformed JSON on {shown}")
+            attempts = self._retry(table, attempts, f"{self.policy.api} sent a body that is not JSON: "
+                                   f"{redact(_snippet(response))}", endpoint, f"malformed JSON on {shown}")
 
     def _send(self, method: str, url: str, query: dict[str, Any]) -> requests.Response | str:
         """One paced HTTP exchange: the response, or the name of the network failure.
@@ -246,12 +253,12 @@ class ApiClient:
             raise ConfigError(f"cannot resolve {self.policy.api} host {host!r}: check {self.policy.location_key}")
         return name
 
-    def _retry(self, table: str, attempts: int, give_up: str, why: str) -> int:
-        """Count a failed attempt; back off, or raise ``give_up`` once retries are spent."""
+    def _retry(self, table: str, attempts: int, what: str, endpoint: str, why: str) -> int:
+        """Count a failed attempt; back off, or raise ``what`` once retries are spent."""
         attempts += 1
         self.stats.count(table, retries=1)
         if attempts > self.max_retries:
-            raise ApiError(f"{give_up} (after {attempts} attempts)")
+            raise ApiError(f"{what}, {attempts} attempts", endpoint, self.policy.report)
         self._backoff(attempts, why)
         return attempts
 
@@ -281,7 +288,7 @@ class ApiClient:
         log.warning("%s: retry %d/%d in %.1fs", redact(why), attempt, self.max_retries, delay)
         self.pacer.sleep(delay)
 
-    def _access_error(self, response: requests.Response, shown: str) -> CrmEltError:
+    def _access_error(self, response: requests.Response, endpoint: str) -> CrmEltError:
         api, key = self.policy.api, self.policy.credential_key
         status = response.status_code
         if status == 403 and "cloudflare" in response.text.lower():
@@ -296,8 +303,9 @@ class ApiClient:
         if status == 402:
             return ConfigError(f"{api} requires payment (402 Payment Required): the account's plan or "
                                "subscription does not allow this API call")
-        return AccessDenied(f"{api} denied access (403 Forbidden) to {redact(shown).split('?')[0]}: "
-                            f"the user of {key} lacks the permission to read it (an admin's token reads every table)")
+        return AccessDenied(f"{api} denied access (403 Forbidden)", redact(endpoint),
+                            f"give the user of {key} the permission to read it, or use an admin's token "
+                            "(it reads every table)")
 
 
 def _snippet(response: requests.Response) -> str:

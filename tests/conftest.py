@@ -71,7 +71,7 @@ def reference(path: str):
 
 
 def pd_settings(sb, **kw) -> PipedriveSettings:
-    return PipedriveSettings(sb.base_url, PD_TOKEN, rate_limit_burst=10_000, **kw)
+    return PipedriveSettings(sb.base_url, PD_TOKEN, **{"rate_limit_burst": 10_000, **kw})
 
 
 def hp_settings(sb, **kw) -> HotProfileSettings:

@@ -138,9 +138,9 @@ def test_one_failing_endpoint_fails_its_table_only(small_env, tmp_path):
     result = crm_elt(tmp_path, "run", "pipedrive")
     assert result.exit_code == 1, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("crm-elt: ")]
-    assert errors == ["crm-elt: pipedrive.users: Pipedrive denied access (403 Forbidden) to GET /v1/users: the "
-                      "user of sources.pipedrive.api_token (SOURCES__PIPEDRIVE__API_TOKEN) lacks the permission "
-                      "to read it (an admin's token reads every table)"], errors
+    assert errors == ["crm-elt: pipedrive.users: Pipedrive denied access (403 Forbidden) (GET /v1/users): give the "
+                      "user of sources.pipedrive.api_token (SOURCES__PIPEDRIVE__API_TOKEN) the permission to read it, "
+                      "or use an admin's token (it reads every table)"], errors
     others = tuple(name for name in ("deals", "dealflow", "persons", "activities", "stages", "notes"))
     with duckdb.connect(str(tmp_path / "crm.duckdb"), read_only=True) as con:      # every other table loaded
         assert_pipedrive_exact(sb, lambda sql: con.execute(sql).fetchall(), tables=others)
@@ -170,3 +170,66 @@ def test_an_endpoint_down_for_good_fails_its_table_and_keeps_its_cursor(small_en
     run_pipedrive(sb, target)
     assert "updated_since" not in sb.server.requests_to("^/api/v2/persons$")[0].query, "no cursor was committed"
     assert_pipedrive_exact(sb, lambda sql: query(target, sql))
+
+
+def test_a_deal_whose_calls_fail_for_good_is_retried_and_reported_by_id(small_env, target, caplog):
+    """A permanent 500 for one deal (its flow, its participants, any deal_ids batch holding it): the other
+    deals load and the cursors move; the deal stays queued, is read whole again by each later run, and is
+    reported by id (exit 1) from its third failing run; once the API serves it, the copy is exact."""
+    from conftest import no_sleep_pipedrive_client, query, run_pipedrive
+    from pipelines.runner import TablesFailed
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    per_deal = ("dealflow", "deal_participants", "deal_products")
+    poison = 7
+
+    def poisoned() -> None:
+        sb.server.faults.add("500", path=rf"^/v1/deals/{poison}/(flow|participants)$", times=10_000)
+        sb.server.faults.add("500", path=r"^/api/v2/deals/products$", query=rf"deal_ids=([^&]*,)?{poison}(,|&|$)",
+                             times=10_000)
+
+    def run():
+        return run_pipedrive(sb, target, tables=["deals", *per_deal], client=no_sleep_pipedrive_client(sb))
+
+    poisoned()
+    run()                                                  # attempt 1: a warning, the rest loads
+    warned = [r.getMessage() for r in caplog.records if "deal 7:" in r.getMessage()]
+    assert len(warned) == 3 and all("HTTP 500" in w and "read again next run" in w for w in warned), warned
+    def deals_in(table: str) -> set[int]:
+        return {deal for (deal,) in query(target, f"SELECT DISTINCT deal_id FROM pipedrive.{table}")}
+
+    first = {table: deals_in(table) for table in per_deal}
+    sb.update("deals", poison, title="changed while failing")      # a flow event the retry must not miss
+    sb.server.clear_requests()
+    run()                                                  # attempt 2: still only a warning
+    assert len(sb.server.requests_to(rf"^/v1/deals/{poison}/flow$")) > 1, "the deal was retried"
+    with pytest.raises(TablesFailed) as caught:
+        run()                                              # attempt 3: reported by id
+    assert sorted(caught.value.failed) == sorted(per_deal)
+    assert all(reason.startswith("deal 7 failed 3 runs in a row") for reason in caught.value.failed.values())
+    sb.server.faults.clear()
+    run()
+    assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=("deals", *per_deal))
+    for table in per_deal:                                 # the poison deal held back nothing else
+        assert poison in deals_in(table) and first[table] == deals_in(table) - {poison}, table
+
+
+def test_when_every_deal_fails_the_endpoint_fails_not_the_deals(small_env, target):
+    """A flow endpoint failing for every deal fails the table after a few deals (no attempt is counted
+    against the deals); the next run, with the endpoint back, completes the copy."""
+    from conftest import no_sleep_pipedrive_client, pd_settings, query, run_pipedrive
+    from pipelines.runner import TablesFailed
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    sb.server.faults.add("500", path=r"^/v1/deals/\d+/flow$", times=10_000)
+    with pytest.raises(TablesFailed) as caught:          # burst 8: 2 deals in flight
+        run_pipedrive(sb, target, tables=["deals", "dealflow"], client=no_sleep_pipedrive_client(sb),
+                      settings=pd_settings(sb, rate_limit_burst=8))
+    assert list(caught.value.failed) == ["dealflow"] and "HTTP 500" in caught.value.failed["dealflow"]
+    deals = {r.path for r in sb.server.requests_to(r"^/v1/deals/\d+/flow$")}
+    assert len(deals) <= 3 + 2, f"{len(deals)} deals tried: the endpoint, not each deal, was failing"
+    sb.server.faults.clear()
+    run_pipedrive(sb, target, tables=["deals", "dealflow"])
+    assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=("deals", "dealflow"))

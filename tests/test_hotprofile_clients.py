@@ -84,7 +84,7 @@ def test_a_500_on_the_first_page_is_retried_like_any_other(hotprofile_sb, target
 
 def test_html_page_with_200_is_an_error_not_an_empty_table(hotprofile_sb, target):
     hotprofile_sb.server.faults.add("html", path=CALL, times=10)
-    with pytest.raises(ApiError, match="non-JSON"):
+    with pytest.raises(ApiError, match="not JSON"):
         run_hotprofile(hotprofile_sb, target, tables=["clients"], client=no_sleep_hotprofile_client(hotprofile_sb))
     assert query(target, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'clients'") == [(0,)]
 

@@ -532,7 +532,8 @@ def test_a_500_on_the_first_page_is_retried_and_a_lasting_one_names_the_table(sb
     run_hotprofile(sb, target, tables=[table], client=no_sleep_hotprofile_client(sb))
     assert warehouse(target, table) == api(sb, table)
     sb.server.faults.add("500", path=CALLS[table], times=10_000)
-    with pytest.raises(ApiError, match=f"HTTP 500.*{table}.*after .* attempts"):
+    with pytest.raises(ApiError, match=rf"^{table}: HotProfile answered HTTP 500, 7 attempts \(POST /\S+\): "
+                                       "the next run reads it again"):
         run_hotprofile(sb, target, tables=[table], client=no_sleep_hotprofile_client(sb))
 
 
@@ -603,7 +604,8 @@ def test_a_server_whose_pages_end_before_its_totals_fails_the_table(target, tabl
             run_hotprofile(box, target, tables=[table])
         message = failed.value.failed[table]
         assert len(message.splitlines()) == 1
-        assert message.startswith(f"HotProfile {table}: ") and "read 25 of 60 rows" in message, message
+        assert message.startswith("HotProfile's pages ended early: ") and "read 25 of 60 rows" in message, message
+        assert f"(POST {CALLS[table]}): the table keeps its cursor" in message, message
         # its cursor did not move: the next run reads the whole table again
         state = dlt.pipeline("crm_elt_hotprofile", pipelines_dir=target.pipelines_dir).state
         assert "cursor" not in state["sources"]["hotprofile"]["resources"].get(table, {})
@@ -622,7 +624,7 @@ def test_a_lying_server_makes_the_command_exit_non_zero(target, tmp_path, monkey
                                           str(tmp_path / "cli.duckdb"), "--pipelines-dir", str(tmp_path / "p")])
     assert result.exit_code == 1
     lines = [line for line in result.output.splitlines() if line.startswith("crm-elt: ")]
-    assert len(lines) == 1 and lines[0].startswith("crm-elt: hotprofile.clients: HotProfile clients:") and \
+    assert len(lines) == 1 and lines[0].startswith("crm-elt: hotprofile.clients: HotProfile's pages ended early:") and \
         "read 25 of 60 rows" in lines[0], result.output
 
 
@@ -699,7 +701,7 @@ def test_numbered_paging_fails_on_a_short_page_before_the_end():
             return {"business_cards": [{"id": i} for i in served],
                     "pages": {"total_count": 60, "total_number": 3, "display_number": 25}}
 
-    with pytest.raises(ApiError, match=r"HotProfile business_cards: page 2 sent 14 row\(s\) though "
+    with pytest.raises(ApiError, match=r"^HotProfile's pages ended early: page 2 sent 14 row\(s\) though "
                                        r"pages.total_count is 60 \(25 a page\); read 39 of 60 rows"):
         list(numbered_pages(Gap(), REGISTRY["business_cards"], {}))
 

@@ -190,7 +190,8 @@ def test_exhausted_network_retries_chain_no_exception_that_holds_the_url(clock):
     responses.post(url, json={"leads": []})                        # the host answered once in this run
     client.post("/rest_api/v1/leads/get_entry_list_flow")
     responses.post(url, body=requests.ConnectionError(f"Max retries exceeded with url: {url}?api_key={KEY}"))
-    with pytest.raises(ApiError, match="unreachable") as caught:
+    with pytest.raises(ApiError, match=r"^HotProfile could not be reached \(ConnectionError\), 7 attempts "
+                                       r"\(POST /rest_api/v1/leads/get_entry_list_flow\): the next run") as caught:
         client.post("/rest_api/v1/leads/get_entry_list_flow")
     assert len(responses.calls) == 1 + client.max_retries + 1
     # dlt's trace follows __context__/__cause__: nothing may be chained to our error

@@ -18,6 +18,7 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any, Iterator
 
+from sources._config import config_key
 from sources._errors import ApiError
 from sources._http import ApiClient
 
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
     from sources.hotprofile.tables import Table
 
 log = logging.getLogger("crm_elt.hotprofile")
+SUPPORT = "the next run reads it again; if this persists, report it to HotProfile support"
 
 
 def _rows(body: Any, table: Table) -> list[dict]:
     # A 200 without the table's key (an HTML maintenance page, {"errors": ...}) is an error, not an empty page.
     if not isinstance(body, dict) or not isinstance(body.get(table.name), list):
-        raise ApiError(f"HotProfile answered {table.path} without a '{table.name}' list: {str(body)[:200]}")
+        raise ApiError(f"HotProfile answered without a '{table.name}' list: {str(body)[:200]}", f"POST {table.path}",
+                       SUPPORT)
     return body[table.name]
 
 
@@ -58,8 +61,9 @@ def _post(client: ApiClient, table: Table, query: dict, stats: str | None) -> di
 
 def _short_by(table: Table, detail: str, read: int, total: int | None) -> ApiError:
     of = f" of {total}" if total is not None else ""
-    return ApiError(f"HotProfile {table.name}: {detail}; read {read}{of} rows; the table's cursor does not "
-                    f"move, the next run reads it again ({table.path})")
+    return ApiError(f"HotProfile's pages ended early: {detail}; read {read}{of} rows", f"POST {table.path}",
+                    "the table keeps its cursor and the next run reads it again; if this persists, report it to "
+                    "HotProfile support")
 
 
 def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | None = None,
@@ -100,8 +104,8 @@ def keyset_pages(client: ApiClient, table: Table, params: dict, stats: str | Non
         next_id = max(int(row["id"]) for row in rows) + 1
         if from_id is not None and next_id <= from_id:
             # a call that ignores search[from_id] would serve the same page forever
-            raise ApiError(f"HotProfile ignored search[from_id] on {table.path}: the page did not advance; "
-                           f"use the get_entry_list_flow call for {table.name}")
+            raise ApiError("HotProfile ignored search[from_id]: the page did not advance; stopped instead of "
+                           "looping", f"POST {table.path}", f"set {config_key(table.name + '_path')} to the get_entry_list_flow call")
         from_id = next_id
 
 
@@ -133,8 +137,8 @@ def numbered_pages(client: ApiClient, table: Table, params: dict, stats: str | N
             bottom = min(int(row["id"]) for row in rows)
             if lowest is not None and bottom >= lowest and page > rereading_until and \
                     (count is None or now_count is None or now_count <= count):
-                raise ApiError(f"HotProfile answered page {page} of {table.path} with rows already read "
-                               "(is page[number] ignored?); stopping instead of looping")
+                raise ApiError(f"HotProfile answered page {page} with rows already read (is page[number] "
+                               "ignored?); stopped instead of looping", f"POST {table.path}", SUPPORT)
             lowest = bottom if lowest is None else min(lowest, bottom)
             read.update(row.get("id") for row in rows)
             yield rows

@@ -14,20 +14,20 @@ from sources._http import ApiClient
 
 V2_LIMIT = 500          # v2 lists: limit ≤ 500
 V1_LIMIT = 500          # v1 lists (files: ≤ 100)
+SUPPORT = "the next run reads it again; if this persists, report it to Pipedrive support"
 
 
 def _data(body: Any, path: str) -> list[dict]:
     if body is None:                                     # 404 with missing_ok: the object is gone
         return []
     if not isinstance(body, dict) or not body.get("success", True) or "data" not in body:
-        raise ApiError(f"Pipedrive answered {path} without a data list: {str(body)[:200]}")
+        raise ApiError(f"Pipedrive answered without a data list: {str(body)[:200]}", f"GET {path}", SUPPORT)
     return body["data"] or []                            # v1 sends "data": null for an empty page
 
 
-def _stuck(kw: dict, path: str, what: str) -> ApiError:
+def _stuck(path: str, what: str) -> ApiError:
     """A list that does not advance would spend requests and tokens forever: the table fails instead."""
-    return ApiError(f"pipedrive.{kw.get('table', '-')}: {what}; stopped instead of looping (GET {path}): "
-                    "retry later; if it persists, report it to Pipedrive support")
+    return ApiError(f"{what}; stopped instead of looping", f"GET {path}", SUPPORT)
 
 
 def _more(body: Any) -> dict:
@@ -50,7 +50,7 @@ class CursorPaging:
             if not cursor:
                 return
             if cursor in seen:
-                raise _stuck(kw, path, f"next_cursor came back to a page already read (after {len(seen) + 1} pages)")
+                raise _stuck(path, f"next_cursor came back to a page already read (after {len(seen) + 1} pages)")
             seen.add(cursor)
 
     def id_order(self, page_size: int) -> dict[str, Any]:
@@ -76,7 +76,7 @@ class OffsetPaging:
                 return
             next_start = pagination.get("next_start", start + len(rows))
             if not rows or not isinstance(next_start, int) or next_start <= reached:
-                raise _stuck(kw, path, f"pagination did not advance (start {start}, next_start {next_start}, "
+                raise _stuck(path, f"pagination did not advance (start {start}, next_start {next_start}, "
                                        f"{len(rows)} rows, more_items_in_collection)")
             reached = next_start
             start = max(start + 1, next_start - overlap)

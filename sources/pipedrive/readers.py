@@ -4,13 +4,14 @@ read; the children wait for that queue, so extraction order never matters."""
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import dlt
 
-from sources._errors import Checkpoint
+from sources._errors import AccessDenied, ApiError, Checkpoint
 from sources._http import ApiClient
 from sources._incremental import Cursor, RunContext, mark_reconciled, parse_time, reconcile_due, rfc3339
 from sources._parallel import ordered_parallel
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crm_elt.pipedrive")
 DEAL_IDS_PER_CALL = 100            # /api/v2/deals/products accepts at most 100 deal_ids
+ENDPOINT_FAILS_AFTER = 3           # this many deals failing before any succeeds: the endpoint fails, not them
+REPORT_AFTER_ATTEMPTS = 3          # a deal failing this many runs in a row is reported by id (exit 1)
+R = TypeVar("R")
 
 
 @dataclass
@@ -58,6 +62,11 @@ class PipedriveRun:
     def deal_queue(self, table: str) -> dict[str, str]:
         """Deals changed since ``table`` last read them: {deal id: update_time}, kept in source state."""
         return dlt.current.source_state().setdefault("deal_queue", {}).setdefault(table, {})
+
+    def deal_failures(self, table: str) -> dict[str, dict]:
+        """Deals whose ``table`` call failed for good: {deal id: {"attempts", "error", "run"}}, kept in
+        source state until a later run reads them."""
+        return dlt.current.source_state().setdefault("deal_failures", {}).setdefault(table, {})
 
     def deleted_deals(self, table: str) -> dict[str, str]:
         """Deals seen deleted (or purged) whose ``table`` rows are not marked yet: {deal id: deleted at}."""
@@ -305,9 +314,12 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
             names = field_names(run, table.names_field_keys)
         restored = children.restored(batch) if cursor else set()
 
-        def fetch(deal_id: str, restored: set[str] = restored) -> list[dict]:
-            # a deal restored after its rows were marked deleted is read whole, not from the cursor
-            since = cursor.since if cursor and deal_id not in restored else None
+        whole = restored | children.retried
+
+        def fetch(deal_id: str, whole: set[str] = whole) -> list[dict]:
+            # a deal restored after its rows were marked deleted, or failed in an earlier run, is read
+            # whole, not from the cursor
+            since = cursor.since if cursor and deal_id not in whole else None
             rows = []
             for page in run.pages(table, {**table.params, "limit": 500}, deal_id=deal_id):
                 shaped = [row for row in (table.shape(item, int(deal_id)) for item in page) if row is not None]
@@ -319,15 +331,21 @@ def read_per_deal(table: Table, run: PipedriveRun) -> Iterator[Any]:
 
         progress = run.client.stats[table.name]
         progress.todo = len(batch)                  # one call per deal: the progress display's ETA
-        for deal_id, rows in ordered_parallel(fetch, batch, run.workers):
-            progress.todo -= 1
-            for row in rows if names else ():
-                row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
-            if cursor:
-                new = list(cursor.filter(rows, when(table)))
-                rows = rows if deal_id in restored else new     # a restored deal's boundary rows were loaded deleted
-            yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
-            children.checkpoint()
+        # closed at once when the table fails: the deals not started yet are not asked for
+        with closing(ordered_parallel(children.attempt(fetch), batch, run.workers)) as results:
+            for deal_id, (rows, error) in results:
+                progress.todo -= 1
+                if error:
+                    children.failed(deal_id, error)
+                    continue
+                children.read_ok += 1
+                for row in rows if names else ():
+                    row["field_name"] = names.get(row.get("field_key"), row.get("field_key"))
+                if cursor:
+                    new = list(cursor.filter(rows, when(table)))
+                    rows = rows if deal_id in whole else new     # a restored deal's boundary rows were loaded deleted
+                yield from children.loaded(shape, {deal_id: rows}, track_removed=cursor is None)
+                children.checkpoint()
     yield from children.finish(shape)
     if cursor:
         cursor.commit()
@@ -341,18 +359,21 @@ def field_names(run: PipedriveRun, entity: str) -> dict[str, str]:
 def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
     """``deal_ids=`` in batches of 100 for the changed deals; line items removed from a deal are marked."""
     shape, children = Shaper(table, run), DealChildren(table, run)
+
+    def fetch(batch: list[str]) -> dict[str, list[dict]]:
+        by_deal: dict[str, list[dict]] = {deal_id: [] for deal_id in batch}
+        for page in run.pages(table, {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}):
+            for row in page:
+                by_deal.setdefault(str(row["deal_id"]), []).append(row)
+        return by_deal
+
     for pending in children.batches():
         if not pending:
             yield []                  # deals is still reading (round-robin extraction): let it go on
             continue
         for start in range(0, len(pending), DEAL_IDS_PER_CALL):
-            batch = pending[start:start + DEAL_IDS_PER_CALL]
-            params = {**table.params, "limit": V2_LIMIT, "deal_ids": ",".join(batch)}
-            by_deal: dict[str, list[dict]] = {deal_id: [] for deal_id in batch}
-            for page in run.pages(table, params):
-                for row in page:
-                    by_deal.setdefault(str(row["deal_id"]), []).append(row)
-            yield from children.loaded(shape, by_deal, track_removed=True)
+            for _, by_deal in children.isolated(pending[start:start + DEAL_IDS_PER_CALL], fetch):
+                yield from children.loaded(shape, by_deal, track_removed=True)
             children.checkpoint()
     yield from children.finish(shape)
 
@@ -375,6 +396,14 @@ class DealChildren:
         self.done: set[str] = set()            # deals read this run
         # a rebuild (--full-refresh) replaces the table: no merge de-duplicates what the API lists twice
         self.emitted: set | None = set() if table.name in run.ctx.full_refresh else None
+        self.failures = run.deal_failures(table.name)
+        if table.name in run.ctx.full_refresh:
+            self.failures.clear()                  # a rebuild gives every deal a fresh start
+        self.this_run = run.ctx.started_at.isoformat()
+        self.failed_now: dict[str, dict | None] = {}   # deals failed in this read: their earlier record
+        self.read_ok = 0                               # deals (or batches) read in this read
+        # deals that failed in an earlier run are read whole: the cursor moved on without their rows
+        self.retried = {deal_id for deal_id, failure in self.failures.items() if failure.get("run") != self.this_run}
 
     def batches(self) -> Iterator[list[str]]:
         """The queued deals not read yet this run, until the queue is drained and ``deals`` has finished;
@@ -382,7 +411,7 @@ class DealChildren:
         so the children never depend on the extraction order)."""
         while True:
             batch = [deal_id for deal_id in sorted(set(self.queue) | set(self.gone), key=int)
-                     if deal_id not in self.done]
+                     if deal_id not in self.done and self.failures.get(deal_id, {}).get("run") != self.this_run]
             if batch:
                 self.done.update(batch)
                 yield batch
@@ -429,6 +458,66 @@ class DealChildren:
         for deal_id in by_deal:
             if deal_id in self.queue:
                 del self.queue[deal_id]
+            self.failures.pop(deal_id, None)
+
+    def isolated(self, batch: list[str], fetch: Callable[[list[str]], R]) -> Iterator[tuple[list[str], R]]:
+        """``fetch(batch)`` for a batch of deals; a call that fails for good is split in halves until the
+        failing deals stand alone (``failed``), so one poison deal never holds back the others."""
+        try:
+            result = fetch(batch)
+        except (ApiError, AccessDenied) as exc:
+            if getattr(exc, "whole_run", False):
+                raise
+            if len(batch) == 1:
+                self.failed(batch[0], exc)
+                return
+            half = len(batch) // 2
+            yield from self.isolated(batch[:half], fetch)
+            yield from self.isolated(batch[half:], fetch)
+            return
+        self.read_ok += 1
+        yield batch, result
+
+    @staticmethod
+    def attempt(fetch: Callable[[str], R]) -> Callable[[str], tuple[R | None, Exception | None]]:
+        """``fetch`` for one deal, returning its failure instead of raising it (unless every table would
+        fail the same way), so the deals in flight beside it finish."""
+        def attempted(deal_id: str) -> tuple[R | None, Exception | None]:
+            try:
+                return fetch(deal_id), None
+            except (ApiError, AccessDenied) as exc:
+                if getattr(exc, "whole_run", False):
+                    raise
+                return None, exc
+        return attempted
+
+    def failed(self, deal_id: str, exc: Exception) -> None:
+        """A deal whose call failed for good stays queued and is read again (whole) by the next runs. When
+        the first few deals all fail, the endpoint is failing, not the deals: the table fails instead."""
+        self.failed_now[deal_id] = self.failures.get(deal_id)
+        earlier = self.failures.get(deal_id) or {}
+        self.failures[deal_id] = {"attempts": earlier.get("attempts", 0) + 1, "error": str(exc), "run": self.this_run}
+        if not self.read_ok and len(self.failed_now) >= ENDPOINT_FAILS_AFTER:
+            for key, record in self.failed_now.items():       # not the deals' fault: no attempt counts
+                if record is None:
+                    self.failures.pop(key, None)
+                else:
+                    self.failures[key] = record
+            raise exc
+        log.warning("pipedrive.%s: deal %s: %s; the other deals load, this one is read again next run "
+                    "(attempt %d)", self.table.name, deal_id, exc, self.failures[deal_id]["attempts"])
+
+    def report(self) -> str | None:
+        """One line for the deals that failed ``REPORT_AFTER_ATTEMPTS`` runs in a row, or None."""
+        stuck = {deal_id: failure for deal_id, failure in self.failures.items()
+                 if failure["attempts"] >= REPORT_AFTER_ATTEMPTS}
+        if not stuck:
+            return None
+        ids = sorted(stuck, key=int)
+        shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        latest = stuck[ids[0]]
+        return (f"deal{'s' * (len(ids) > 1)} {shown} failed {latest['attempts']} runs in a row, the last time: "
+                f"{latest['error']}; the other deals loaded; these are read again every run")
 
     def _removed(self, by_deal: dict[str, list[dict]]) -> set:
         """Ids a live deal had at the last read but not now; remember the current ids."""
@@ -446,9 +535,14 @@ class DealChildren:
 
     def finish(self, shape: Shaper) -> Iterator[list[dict]]:
         """Stored rows of deleted deals that the API did not serve again → marked deleted."""
-        if not self.gone:
+        report = self.report()
+        if report:
+            stats = self.run.client.stats
+            stats.failed[self.table.name] = report       # the table loaded and moved on; these deals did not
+        gone = [deal_id for deal_id in self.gone if deal_id not in self.failures]    # failed: marked later
+        if not gone:
             return
-        when = {int(deal_id): self.deleted_at(deal_id) for deal_id in self.gone}
+        when = {int(deal_id): self.deleted_at(deal_id) for deal_id in gone}
         rebuild = self.table.name in self.run.ctx.full_refresh     # replace: keep the earlier marks too
         for rows in stored_rows(self.table.name, when, self.run.ctx.started_at, column="deal_id",
                                 live_only=not rebuild):
@@ -457,7 +551,7 @@ class DealChildren:
                 row["deleted_at"] = when.get(row.get("deal_id")) or row["deleted_at"]
             if rows:
                 yield shape.stored(rows)
-        for deal_id in list(self.gone):
+        for deal_id in gone:
             self.known.pop(deal_id, None)
             del self.gone[deal_id]
 
