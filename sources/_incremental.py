@@ -131,6 +131,10 @@ class Cursor:
         cursor = self.max_seen
         if self.cap:
             cursor = min(cursor, self.ctx.started_at)
+        # the APIs stamp and filter in whole seconds: a cursor inside a second (the run's start) would
+        # leave that second's rows out of the boundary, and the next run would load them (and queue their
+        # deals' children) again
+        cursor = cursor.replace(microsecond=0)
         floor = cursor - self.lag
         self.state["cursor"] = cursor.isoformat()
         self.state["boundary"] = sorted(d for d, when in self.recent.items() if when >= floor)
