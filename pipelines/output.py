@@ -61,12 +61,14 @@ class Reporter:
             return
         width = max((len(t.table) for t in result.tables), default=0)
         for t in result.tables:
+            cost = {} if t.tokens is None else {"tokens": t.tokens}      # HotProfile: calls, no tokens
             if self.log_format == "json":
                 self._json("table_loaded", False, dataset=result.dataset, table=t.table, rows=t.rows,
-                           requests=t.requests, tokens=t.tokens, seconds=round(t.seconds, 3))
+                           requests=t.requests, **cost, seconds=round(t.seconds, 3))
             else:
+                tokens = "" if t.tokens is None else f"tokens={t.tokens:<6} "
                 click.echo(f"{result.dataset}.{t.table:<{width}}  rows={t.rows:<7} requests={t.requests:<5} "
-                           f"tokens={t.tokens:<6} {t.seconds:.1f}s")
+                           f"{tokens}{t.seconds:.1f}s")
         if self.log_format == "json":
             self._json("source_loaded", False, dataset=result.dataset, seconds=round(result.seconds, 3))
         else:

@@ -23,13 +23,14 @@ def eta(todo: int | None, rate: float | None) -> str:
         f"{todo} to go, ETA {seconds // 60}m{seconds % 60:02d}s"
 
 
-def lines(stats: RunStats, rate: Callable[[], float | None]) -> list[str]:
-    """One line per table being read now."""
+def lines(stats: RunStats, rate: Callable[[], float | None], tokens: bool = True) -> list[str]:
+    """One line per table being read now (``tokens``: the API charges tokens; else only requests)."""
     out = []
     for name in list(stats.active):
         table = stats[name]
         extra = eta(table.todo, rate())
-        out.append(f"{name}: rows={table.rows} requests={table.requests} tokens={table.tokens}"
+        out.append(f"{name}: rows={table.rows} requests={table.requests}"
+                   + (f" tokens={table.tokens}" if tokens else "")
                    + (f" ({extra})" if extra else ""))
     return out
 
@@ -37,7 +38,7 @@ def lines(stats: RunStats, rate: Callable[[], float | None]) -> list[str]:
 @contextmanager
 def show_progress(mode: str, stats: RunStats, rate: Callable[[], float | None], *, every: float = 30.0,
                   stream: TextIO = sys.stderr, clock: Callable[[], float] = time.monotonic,
-                  tick: float = 0.5) -> Iterator[None]:
+                  tick: float = 0.5, tokens: bool = True) -> Iterator[None]:
     """``mode``: ``"live"`` (a terminal), ``"lines"`` (a line at most every ``every`` s) or ``"off"``."""
     if mode == "off":
         yield
@@ -50,7 +51,7 @@ def show_progress(mode: str, stats: RunStats, rate: Callable[[], float | None], 
         live = Live("", console=Console(file=stream), refresh_per_second=2, transient=True)
 
         def render() -> None:
-            live.update("\n".join(lines(stats, rate)))
+            live.update("\n".join(lines(stats, rate, tokens)))
         live.start()
     else:
         last = [clock()]
@@ -58,7 +59,7 @@ def show_progress(mode: str, stats: RunStats, rate: Callable[[], float | None], 
         def render() -> None:
             if clock() - last[0] >= every:
                 last[0] = clock()
-                for line in lines(stats, rate):
+                for line in lines(stats, rate, tokens):
                     print(f"crm-elt: progress: {line}", file=stream, flush=True)
     worker = threading.Thread(target=lambda: [render() for _ in iter(lambda: stop.wait(tick), True)],
                               name="crm-elt-progress", daemon=True)

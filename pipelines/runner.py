@@ -58,7 +58,7 @@ class TableSummary:
     table: str
     rows: int
     requests: int
-    tokens: int
+    tokens: int | None                      # None: the API has no token costs (HotProfile counts calls)
     seconds: float = 0.0
 
 
@@ -162,7 +162,8 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
         error: CrmEltError | None = None
         counts: Counter[str] = Counter()
         try:
-            with one_resource_at_a_time(), show_progress(target.progress, stats, lambda: paced_rate(ctx)):
+            with one_resource_at_a_time(), show_progress(target.progress, stats, lambda: paced_rate(ctx),
+                                                                       tokens=contract.token_costs):
                 counts.update(_load(pipeline, dlt_source, target))
                 while stats.checkpoint:
                     # the segment's rows and state are loaded: a kill from here on loses at most one segment
@@ -180,10 +181,12 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
                            failed={name: stats.failed[name] for name in names if name in stats.failed})
         for name in names:
             table = stats[name]
-            result.tables.append(TableSummary(name, counts.get(name, 0), table.requests, table.tokens, table.seconds))
+            result.tables.append(TableSummary(name, counts.get(name, 0), table.requests,
+                                              table.tokens if contract.token_costs else None, table.seconds))
             scan = stats.get(f"{name} (reconcile)")
             if scan and scan.requests:      # the id scan's cost, on a line of its own
-                result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests, scan.tokens))
+                result.tables.append(TableSummary(f"{name} (reconcile)", 0, scan.requests,
+                                                  scan.tokens if contract.token_costs else None))
         if result.failed and error is None:
             error = TablesFailed(result.failed, result)
         _record(pipeline, target, result, started_at, error)

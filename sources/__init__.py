@@ -20,6 +20,7 @@ class SourceContract:
     demo: Callable[..., AbstractContextManager]         # (sizes, port=0) → a running sandbox, yields settings
     offline: Any                                        # settings that reach no API (asset specs)
     example: str = ""                                   # a query to try after the demo
+    token_costs: bool = False                           # requests cost tokens of a daily budget (shown as tokens=)
 
 
 def settings_env(name: str, settings: Any) -> dict[str, str]:

@@ -79,6 +79,9 @@ def test_run_both_sources_from_env_config(env, small_env, tmp_path):
     assert result.exit_code == 0, result.output
     assert "pipedrive.deals" in result.output and "hotprofile.clients" in result.output
     assert PD_TOKEN not in result.output and HP_KEY not in result.output
+    summary = {line.split()[0]: line for line in result.output.splitlines() if " requests=" in line}
+    # Pipedrive charges tokens per request; HotProfile has calls only (no tokens= to mislead)
+    assert "tokens=" in summary["pipedrive.deals"] and "tokens=" not in summary["hotprofile.clients"], summary
     from pipelines.runner import Target
 
     target = Target("duckdb", str(tmp_path / "crm.duckdb"))

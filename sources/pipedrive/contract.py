@@ -24,4 +24,5 @@ def demo(sizes: dict[str, int], port: int = 0) -> Iterator[PipedriveSettings]:
 CONTRACT = SourceContract(name="pipedrive", tables=TABLES, source=pipedrive_source, catalog=catalog_rows, demo=demo,
                           offline=PipedriveSettings("http://offline.invalid", "offline-settings-no-token"),
                           example="SELECT status, count(*), sum(value) FROM pipedrive.deals WHERE NOT is_deleted "
-                                  "GROUP BY status ORDER BY 2 DESC")
+                                  "GROUP BY status ORDER BY 2 DESC",
+                          token_costs=True)
