@@ -28,22 +28,34 @@ log = logging.getLogger("crm_elt.http")
 # --- pacing ------------------------------------------------------------------------------------
 
 
+ENTRY_BURST = 20          # Pipedrive's smallest plan: requests per 2 s before an answer says the account's
+
+
 class Pacer:
     """Rolling-window limiter: at most ``max_requests`` per ``window`` seconds, plus server pauses.
 
     A request occupies its slot from send until ``window`` seconds after its response: the server counted it
-    somewhere in between, so the window never over-fills, also with several requests in flight.
-    ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
+    somewhere in between, so the window never over-fills, also with several requests in flight. The window is
+    kept exactly full from this accounting; the server's word only pauses it where they disagree (``observe``).
+    ``max_requests`` may be learned from the server (``learn``), never above ``cap``; until an answer says it,
+    ``fallback`` holds. ``clock`` and ``sleep`` are injectable so tests run on a fake clock.
     """
 
     def __init__(self, max_requests: int, window: float,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep, *,
+                 cap: int | None = None, fallback: int | None = None):
         self.max_requests, self.window = max_requests, window
         self.clock, self.sleep = clock, sleep
-        self.slots: list[list[float]] = []          # [stamp] per request: send time, then response time
+        self.cap = cap                              # at most this many per window (config), None: the server's
+        self.fallback = fallback or max_requests    # per window when the server never says its limit
+        self.limit: int | None = None               # the server's limit per window, once an answer said it
+        self.slots: list[list[float]] = []          # [stamp, sent] per request: stamp is inf until the response
+        self.gone: list[float] = []                 # stamps of slots left the window (observe looks back)
         self.paused_until = 0.0
         self.waited = 0.0
+        self.contradictions = 0                     # answers that showed the server counting more than we did
         self._lock = threading.Lock()
+        self._warned_cap = False
 
     def acquire(self) -> list[float]:
         """Wait for a free slot; hand the slot to ``complete`` when the response has arrived."""
@@ -52,9 +64,9 @@ class Pacer:
                 now = self.clock()
                 wait = self.paused_until - now
                 if wait <= 0:
-                    self.slots = [slot for slot in self.slots if slot[0] > now - self.window]
+                    self._prune(now)
                     if len(self.slots) < self.max_requests:
-                        slot = [math.inf]             # in flight: it counts until window after its response
+                        slot = [math.inf, now]        # in flight: it counts until window after its response
                         self.slots.append(slot)
                         return slot
                     wait = min(slot[0] for slot in self.slots) + self.window - now
@@ -69,6 +81,54 @@ class Pacer:
     def pause(self, seconds: float) -> None:
         with self._lock:
             self.paused_until = max(self.paused_until, self.clock() + seconds)
+
+    def learn(self, limit: int | None) -> None:
+        """The server's requests per window as an answer said it (``None``: it did not say). The burst from
+        now on is that limit, or ``cap`` when lower; without a word ever, ``fallback``."""
+        with self._lock:
+            if limit is None or limit < 1:
+                if self.limit is None:
+                    self.max_requests = self.fallback
+                return
+            if limit != self.limit:
+                log.debug("the server allows %d requests per %gs", limit, self.window)
+            self.limit = limit
+            self.max_requests = min(limit, self.cap) if self.cap else limit
+            if self.cap and self.cap > limit and not self._warned_cap:
+                self._warned_cap = True
+                log.info("rate_limit_burst %d is above the %d requests per %gs the server allows: using %d",
+                         self.cap, limit, self.window, limit)
+
+    def observe(self, slot: list[float], remaining: int, reset: Callable[[], float]) -> None:
+        """The count of requests the server still accepts in its window, from the answer to ``slot``'s
+        request. This client's accounting predicts it: the server counted that request somewhere between its
+        send and its response, and of this client's requests it can count only those whose slot had not left
+        the window when it was sent. When the server counts more (another integration shares the token),
+        trust the server: at ``remaining`` 0 pause until its ``reset()``, otherwise hold the extra requests as
+        slots for a window. A ``remaining`` 0 the accounting predicts is no reason to wait: the next slot
+        frees when the window says."""
+        with self._lock:
+            now, sent = self.clock(), slot[1]
+            self._prune(now)
+            if sent <= now - self.window:         # a slow answer: when the server counted is anybody's guess
+                return
+            ours = len(self.slots) + sum(1 for stamp in self.gone if stamp + self.window > sent)
+            foreign = (self.limit or self.max_requests) - remaining - ours
+            if foreign <= 0:
+                return
+            self.contradictions += 1
+            if remaining <= 0:
+                self.paused_until = max(self.paused_until, now + reset())
+                log.debug("the server's window is full while %d slots were free: pausing until its reset",
+                          self.max_requests - len(self.slots))
+            else:
+                self.slots.extend([now, now] for _ in range(foreign))
+
+    def _prune(self, now: float) -> None:
+        edge = now - self.window
+        self.gone = ([stamp for stamp in self.gone if stamp > edge - self.window]
+                     + [slot[0] for slot in self.slots if slot[0] <= edge])
+        self.slots = [slot for slot in self.slots if slot[0] > edge]
 
     def _wait(self, seconds: float) -> None:
         if seconds > 0:
@@ -88,7 +148,8 @@ class ErrorPolicy:
     location_key: str                          # config key to blame on unknown host
     is_budget_exhausted: Callable[[requests.Response], bool] = lambda r: False
     reset_headers: tuple[str, ...] = ("Retry-After",)
-    remaining_header: str | None = None
+    limit_header: str | None = None            # requests the server allows per window (the pacer learns it)
+    remaining_header: str | None = None        # requests the server still accepts in its window
     slow_down: str = "retry later"             # what to do when 429s do not stop
     budget_header: str | None = None           # tokens left in the daily budget, sent with each answer
 
@@ -185,7 +246,6 @@ class ApiClient:
             self.reached = True
             self.stats.count(table, requests=1, tokens=cost)
             log.debug("%s -> %s", redact(shown), response.status_code)
-            self._observe_rate_headers(response)
             left = response.headers.get(self.policy.budget_header or "", "")
             if left.isdigit():
                 self.budget_left = int(left)
@@ -242,6 +302,7 @@ class ApiClient:
         finally:
             self.pacer.complete(slot)
         if failure is None:
+            self._observe_rate_headers(response, slot)
             return response
         name, unresolvable = type(failure).__name__, self._unresolvable(failure)
         del failure
@@ -269,10 +330,14 @@ class ApiClient:
                                                  "nodename nor servname", "No address associated",
                                                  "getaddrinfo failed"))
 
-    def _observe_rate_headers(self, response: requests.Response) -> None:
-        name = self.policy.remaining_header
-        if name and response.status_code != 429 and response.headers.get(name) == "0":
-            self.pacer.pause(self._reset_seconds(response))
+    def _observe_rate_headers(self, response: requests.Response, slot: list[float]) -> None:
+        """Learn the burst from the answer; pause only where it contradicts the pacer's own count (a 429
+        pauses in ``_request``)."""
+        if self.policy.limit_header:
+            self.pacer.learn(_count(response.headers.get(self.policy.limit_header)))
+        remaining = _count(response.headers.get(self.policy.remaining_header or ""))
+        if remaining is not None and response.status_code != 429:
+            self.pacer.observe(slot, remaining, lambda: self._reset_seconds(response))
 
     def _reset_seconds(self, response: requests.Response) -> float:
         waits = []
@@ -312,6 +377,12 @@ def _snippet(response: requests.Response) -> str:
     return " ".join(response.text[:200].split())
 
 
+def _count(value: str | None) -> int | None:
+    """A header's whole number (``x-ratelimit-remaining: 7``), or None."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
 # --- factories ---------------------------------------------------------------------------------
 
 
@@ -321,7 +392,7 @@ def _pipedrive_budget_exhausted(response: requests.Response) -> bool:
     return "daily" in response.text.lower()
 
 
-def pipedrive_client(base_url: str, api_token: str, *, burst: int = 20, window: float = 2.0,
+def pipedrive_client(base_url: str, api_token: str, *, burst: int | None = None, window: float = 2.0,
                      clock: Callable[[], float] = time.monotonic,
                      sleep: Callable[[float], None] = time.sleep, **kw: Any) -> ApiClient:
     policy = ErrorPolicy(
@@ -330,12 +401,16 @@ def pipedrive_client(base_url: str, api_token: str, *, burst: int = 20, window: 
         location_key="sources.pipedrive.company_domain / base_url",
         is_budget_exhausted=_pipedrive_budget_exhausted,
         reset_headers=("Retry-After", "x-ratelimit-reset"),
+        limit_header="x-ratelimit-limit",
         remaining_header="x-ratelimit-remaining",
         budget_header="x-daily-requests-left",
         slow_down="lower sources.pipedrive.rate_limit_burst to your plan's burst and retry later",
     )
-    return ApiClient(base_url, policy, Pacer(burst, window, clock, sleep),
-                     headers={"x-api-token": api_token}, **kw)
+    # ``burst``: rate_limit_burst, an optional cap. The burst is learned from x-ratelimit-limit; until the
+    # first answer the entry plan's 20 (or the cap when lower); a server that never says: the cap, or 20
+    pacer = Pacer(min(burst or ENTRY_BURST, ENTRY_BURST), window, clock, sleep, cap=burst or None,
+                  fallback=burst or ENTRY_BURST)
+    return ApiClient(base_url, policy, pacer, headers={"x-api-token": api_token}, **kw)
 
 
 def hotprofile_client(url_instance: str, api_key: str, *, calls: int = 100, window: float = 60.0,

@@ -24,7 +24,7 @@ def pipedrive_source(
     company_domain: Optional[str] = None,           # acme for acme.pipedrive.com
     base_url: Optional[str] = None,                 # instead of company_domain: an emulator or a proxy
     start_date: Optional[str] = None,               # ISO date: the first load reads rows updated since
-    rate_limit_burst: int = 20,                     # the plan's requests per 2 s
+    rate_limit_burst: Optional[int] = None,         # at most this many requests per 2 s (default: as the server says)
     reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
     checkpoint_minutes: float = 5,                  # crm-elt runs load and commit at least this often
     settings: Optional[PipedriveSettings] = None,   # checked settings instead of the values above
@@ -42,8 +42,8 @@ def pipedrive_source(
     ctx = ctx or RunContext()
     ctx.checkpoint_minutes = settings.checkpoint_minutes
     client = ctx.client = client or ctx.client or make_client(settings, stats)
-    # enough requests in flight to fill the plan's burst window at ~250 ms a response
-    run = PipedriveRun(client, ctx, TABLES, settings.start_date, workers=max(2, min(16, settings.rate_limit_burst // 4)),
+    # per-deal requests in flight follow the burst the client learned from the server (and the configured cap)
+    run = PipedriveRun(client, ctx, TABLES, settings.start_date, burst_cap=settings.rate_limit_burst,
                        reconcile_every_hours=settings.reconcile_every_hours)
     for table in TABLES.values():
         # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.

@@ -17,7 +17,7 @@ class PipedriveSettings:
     base_url: str
     api_token: str
     start_date: datetime | None = None
-    rate_limit_burst: int = 20
+    rate_limit_burst: int | None = None     # at most this many requests per 2 s; None: what the server allows
     reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
     checkpoint_minutes: float = 5           # crm-elt runs load and commit at least this often
 
@@ -37,7 +37,8 @@ def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start
     return PipedriveSettings(
         base_url=str(base_url).strip().rstrip("/"), api_token=token,
         start_date=parse_date(start_date, "start_date"),
-        rate_limit_burst=int(at_least(rate_limit_burst, "rate_limit_burst", 1)),
+        rate_limit_burst=(None if rate_limit_burst in (None, "")
+                          else int(at_least(rate_limit_burst, "rate_limit_burst", 1))),
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
         checkpoint_minutes=at_least(checkpoint_minutes, "checkpoint_minutes", 0.01),
     )

@@ -40,10 +40,19 @@ class PipedriveRun:
     ctx: RunContext
     tables: Mapping[str, Table]
     start_date: datetime | None
-    workers: int = 4                   # per-deal requests in flight (the pacer still sets the pace)
+    burst_cap: int | None = None       # rate_limit_burst: caps ``workers`` like it caps the client's pacer
     reconcile_every_hours: float = 24
     fields: dict[str, list[dict]] = field(default_factory=dict)
     reading: set[str] = field(default_factory=set)   # parents extracting now (their children wait for them)
+
+    @property
+    def workers(self) -> int:
+        """Per-deal requests in flight: enough to keep the burst window full at ~250 ms a response, from the
+        burst the client's pacer learned from the server (the pacer still sets the pace)."""
+        burst = self.client.pacer.max_requests
+        if self.burst_cap:
+            burst = min(burst, self.burst_cap)
+        return max(2, min(16, burst // 4))
 
     def children(self, table: Table) -> tuple[str, ...]:
         return tuple(name for name, child in self.tables.items() if child.parent == table.name)
