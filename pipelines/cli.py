@@ -220,6 +220,31 @@ def backfill(source: str, date_from: str, date_to: str | None, tables: tuple[str
             account=account, window=window)
 
 
+@cli.command()
+@click.argument("source", type=click.Choice([*SOURCES, "all"]), default="all")
+@click.option("--tables", multiple=True, help="Comma-separated tables (default: all).")
+@click.option("--account", default=None, help="Plan for [sources.<source>.ACCOUNT].")
+@target_options
+def plan(source: str, tables: tuple[str, ...], account: str | None, **target: Any) -> None:
+    """Estimate the next run before it runs: requests, tokens and time per table at the plan's pace, and
+    the runs or days a first load needs under max_tokens_per_run / max_tokens_per_day."""
+    from pipelines.plan import plan_source, render
+
+    sources = list(SOURCES) if source == "all" else [source]
+    if source == "all" and tables:
+        raise click.UsageError("--tables needs a single SOURCE")
+    where, reporter = make_target(**target), Reporter()
+    exit_code = 0
+    for name in sources:
+        try:
+            click.echo("\n".join(render(plan_source(name, where, account=account, tables=_split(tables)))))
+        except CrmEltError as exc:
+            reporter.error(redact(exc), exc.exit_code, name)
+            exit_code = exit_code or exc.exit_code
+    if exit_code:
+        sys.exit(exit_code)
+
+
 def existing_warehouse(target: Target) -> Target:
     """``target``, or exit 2 when it is a DuckDB file that does not exist or a warehouse that cannot be
     reached (status and sql only read)."""

@@ -89,14 +89,21 @@ def age(delta: Any) -> str:
 
 
 def stored_cursors(target: Target, name: str, source: str) -> dict[str, str]:
-    """Cursors from the local dlt state: state["sources"][source]["resources"][table]["cursor"]."""
+    """Cursors from the local dlt state: state["sources"][source]["resources"][table]["cursor"], and the
+    deals queued for each per-deal table."""
     if not os.path.isdir(os.path.join(pipelines_dir(target.pipelines_dir), name)):
         return {}
     import dlt
 
     state = dlt.attach(pipeline_name=name, pipelines_dir=target.pipelines_dir).state
-    resources = state.get("sources", {}).get(source, {}).get("resources", {})
-    return {table: value["cursor"] for table, value in resources.items() if value.get("cursor")}
+    source_state = state.get("sources", {}).get(source, {})
+    resources = source_state.get("resources", {})
+    cursors = {table: value["cursor"] for table, value in resources.items() if value.get("cursor")}
+    # per-deal tables: the deals still to read (a run stopped by a cap or the budget continues with them)
+    for table, queue in source_state.get("deal_queue", {}).items():
+        if queue:
+            cursors[table] = f"{cursors.get(table, '-')} ({len(queue)} deals queued)"
+    return cursors
 
 
 def warehouse_totals(target: Target, source: str, account: str | None, tables: Iterable[str]) -> dict | None:

@@ -21,6 +21,7 @@ class SourceContract:
     offline: Any                                        # settings that reach no API (asset specs)
     example: str = ""                                   # a query to try after the demo
     token_costs: bool = False                           # requests cost tokens of a daily budget (shown as tokens=)
+    plan: Callable[..., list] | None = None             # (client, ctx, state, stored rows, tables) → Estimates
 
 
 def settings_env(name: str, settings: Any) -> dict[str, str]:

@@ -93,6 +93,15 @@ def at_least(value: Any, name: str, minimum: float) -> float:
     return parsed
 
 
+def token_caps(per_run: Any, per_day: Any) -> Any:
+    """``max_tokens_per_run`` / ``max_tokens_per_day`` (unset or empty: no cap) → ``TokenCaps``."""
+    from sources._caps import TokenCaps
+
+    def cap(value: Any, name: str) -> int | None:
+        return None if value in (None, "") else int(at_least(value, name, 1))
+    return TokenCaps(cap(per_run, "max_tokens_per_run"), cap(per_day, "max_tokens_per_day"))
+
+
 def one_line(exc: Exception, source: str, account: str | None) -> ConfigError:
     """dlt's errors about injected values (a value that cannot be coerced to its type) → one line."""
     field = getattr(exc, "field_name", None)

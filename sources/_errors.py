@@ -26,6 +26,13 @@ def one_line(what: str, endpoint: str | None, todo: str | None) -> str:
     return what + (f" ({endpoint})" if endpoint else "") + (f": {todo}" if todo else "")
 
 
+class CapReached(CrmEltError):
+    """The run reached its own token cap (``max_tokens_per_run`` / ``max_tokens_per_day``): a planned stop.
+    What was read is loaded, queues and finished cursors are kept, and the next run continues."""
+
+    exit_code = 0
+
+
 class ApiError(CrmEltError):
     """The API failed after bounded retries, or answered something unusable. ``whole_run``: the failure is
     not one endpoint's (the host was never reached): every other table would fail the same way."""

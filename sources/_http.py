@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from sources._errors import AccessDenied, ApiError, BudgetExhausted, ConfigError, CrmEltError
+from sources._errors import AccessDenied, ApiError, BudgetExhausted, CapReached, ConfigError, CrmEltError
 from sources._redact import redact, register_secret
 from sources._stats import RunStats
 from sources import _stop as stop
@@ -183,6 +183,8 @@ class ApiClient:
         self.spent: BudgetExhausted | None = None
         self.budget_left: int | None = None    # tokens left today, as the last answer said
         self.reserved = 0                      # tokens of the requests sent and not answered yet
+        self.cap: int | None = None            # tokens this run may spend (the source's token caps)
+        self.cap_rule = ""
         self._flight = threading.Lock()
         # per-deal reads run a few requests in parallel: keep a connection per worker
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
@@ -223,6 +225,9 @@ class ApiClient:
                                              "loaded tables are kept, run again after the budget resets")
             if self.spent:
                 raise BudgetExhausted(str(self.spent))
+            if self.cap is not None and self.stats.tokens + self.reserved + cost > self.cap:
+                raise CapReached(f"token cap reached ({self.cap_rule}): this run spent {self.stats.tokens} "
+                                 f"tokens; what was read is loaded, the next run continues")
             self.reserved += cost
 
     def _request(self, method: str, path: str, params: dict[str, Any] | None, *, table: str, cost: int,
@@ -404,7 +409,8 @@ def pipedrive_client(base_url: str, api_token: str, *, burst: int | None = None,
         limit_header="x-ratelimit-limit",
         remaining_header="x-ratelimit-remaining",
         budget_header="x-daily-requests-left",
-        slow_down="lower sources.pipedrive.rate_limit_burst to your plan's burst and retry later",
+        slow_down="another integration may share this token's burst: set sources.pipedrive.rate_limit_burst below "
+                  "your plan's to leave it room, and retry later",
     )
     # ``burst``: rate_limit_burst, an optional cap. The burst is learned from x-ratelimit-limit; until the
     # first answer the entry plan's 20 (or the cap when lower); a server that never says: the cap, or 20

@@ -48,6 +48,9 @@ class RunContext:
     segment_tables: int = field(default=0, init=False)     # tables completed before this segment
     client: Any = field(default=None, init=False)     # the run's HTTP client, kept across segments (its pacer)
     listed: set[str] = field(default_factory=set, init=False)   # parents listed for a backfill of children
+    caps: Any = field(default=None, init=False)       # the source's TokenCaps (max_tokens_per_run / _per_day)
+    settings: Any = field(default=None, init=False)   # the source's checked settings (``crm-elt plan`` reads them)
+    spent_before: int | None = field(default=None, init=False)  # tokens spent earlier today (read once a run)
 
     def __post_init__(self) -> None:
         self.started_at = self.now()
@@ -55,6 +58,18 @@ class RunContext:
     def checkpoint_due(self) -> bool:
         return bool(self.checkpoints and self.checkpoint_minutes is not None and self.segment_started is not None
                     and self.clock() - self.segment_started >= self.checkpoint_minutes * 60)
+
+    def arm_caps(self, source_state: MutableMapping[str, Any], stats: RunStats) -> None:
+        """At the run's first table: give the client the tokens this run may spend; as each table ends,
+        record the day's spend in the source state (it commits with the load)."""
+        from sources._caps import record_spend, spent_today
+
+        if self.spent_before is None:
+            self.spent_before = spent_today(source_state, self.started_at)
+            if self.caps is not None and self.client is not None:
+                self.client.cap = self.caps.allowance(source_state, self.started_at)
+                self.client.cap_rule = self.caps.describe(self.spent_before)
+        record_spend(source_state, self.started_at, self.spent_before, stats.tokens)
 
     def next_segment(self, completed: Iterable[str]) -> None:
         """After a checkpoint: what the next segment of the run skips or must not redo."""
@@ -198,7 +213,18 @@ def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: 
     Tables after it yield nothing and keep their state and their rows. A due checkpoint ends the segment
     the same way, before a table starts (or inside a per-deal table, which resumes from its queue).
     """
-    from sources._errors import AccessDenied, ApiError, BudgetExhausted, Checkpoint, Interrupted
+    import dlt
+
+    spend = dlt.current.source_state()
+    ctx.arm_caps(spend, stats)
+    try:
+        yield from _guarded(name, read, stats, ctx)
+    finally:
+        ctx.arm_caps(spend, stats)                # the day's spend so far, committed with this load
+
+
+def _guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: RunContext) -> Iterator[Any]:
+    from sources._errors import AccessDenied, ApiError, BudgetExhausted, CapReached, Checkpoint, Interrupted
 
     if not stats.stopped and ctx.checkpoint_due() and len(stats.completed) > ctx.segment_tables:
         stats.stopped, stats.checkpoint = "checkpoint", True          # this table starts in the next segment
@@ -209,7 +235,7 @@ def guarded(name: str, read: Callable[[], Iterator[Any]], stats: RunStats, ctx: 
         yield from read()
     except Checkpoint:
         stats.stopped, stats.checkpoint = "checkpoint", True
-    except (BudgetExhausted, Interrupted) as exc:
+    except (BudgetExhausted, CapReached, Interrupted) as exc:
         stats.stopped, stats.stop_code = str(exc), exc.exit_code
     except (ApiError, AccessDenied) as exc:
         if getattr(exc, "whole_run", False):

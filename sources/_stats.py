@@ -27,6 +27,7 @@ class RunStats:
         self.completed: list[str] = []           # tables whose read finished (their cursors commit)
         self.failed: dict[str, str] = {}         # tables whose endpoint failed: {table: one-line reason}
         self.checkpoint = False                  # the segment ended at a checkpoint: the runner goes on
+        self.tokens = 0                          # the run's tokens so far, every table (the token caps)
         self.active: list[str] = []              # tables being read now (progress display)
         self._lock = threading.Lock()
 
@@ -47,3 +48,4 @@ class RunStats:
             stats.retries += retries
             stats.seconds += seconds
             stats.rows += rows
+            self.tokens += tokens

@@ -172,3 +172,40 @@ def test_backfill_of_a_per_deal_table_alone_reads_the_windows_deals(pipedrive_sb
     assert listed and all(r.query["updated_since"] for r in listed)
     loaded = {row[0] for row in query(target, "SELECT DISTINCT deal_id FROM pipedrive.dealflow")}
     assert loaded and loaded <= in_window
+
+
+def test_deals_without_participants_or_products_cost_no_call(small_env, target):
+    """The deals list counts each deal's participants and products: a deal with none now and none at the
+    last read is not asked; one that loses its last is read once (its rows are marked), one that gains its
+    first is read again. The copy stays exact."""
+    from truth import assert_pipedrive_exact
+
+    sb, _ = small_env
+    tables = ("deals", "deal_participants", "deal_products")
+
+    def run() -> None:
+        sb.server.clear_requests()
+        run_pipedrive(sb, target, tables=tables)
+        assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=tables)
+
+    def asked(deal: int) -> bool:
+        return bool(sb.server.requests_to(rf"^/v1/deals/{deal}/participants$"))
+
+    run()
+    deals = {deal["id"] for deal in sb.expected("deals")}
+    with_products = {row["deal_id"] for row in sb.data.deal_products.values()} & deals
+    batched = {int(deal) for r in sb.server.requests_to(r"^/api/v2/deals/products$")
+               for deal in r.query["deal_ids"].split(",")}
+    assert batched == with_products < deals                  # deals without products are not in a batch
+
+    deal = min(deals)
+    for key in [key for key, row in sb.data.participants.items() if row["deal_id"] == deal]:
+        sb.delete("participants", key)                       # its last participant goes
+    run()
+    assert asked(deal), "the deal lost its participants: read once to mark them"
+    sb.update("deals", deal, title="no participants, changed")
+    run()
+    assert not asked(deal) and sb.server.requests_to(r"^/api/v2/deals$"), "nothing to read: no call"
+    sb.insert("participants", deal_id=deal)                  # its first participant again
+    run()
+    assert asked(deal)

@@ -19,6 +19,7 @@ TOKEN_COST: dict[str, int] = {
     "/api/v2/persons": 10, "/api/v2/organizations": 10, "/api/v2/activities": 10, "/api/v2/products": 10,
     "/api/v2/pipelines": 5, "/api/v2/stages": 5,
     "/v1/deals/{id}/flow": 40, "/v1/deals/{id}/participants": 10,
+    "/v1/deals/summary": 40, "/v1/deals/summary/archived": 40,
     "/v1/leads": 20, "/v1/leads/archived": 40, "/v1/notes": 20, "/v1/files": 20, "/v1/users": 20, "/v1/activityTypes": 20,
     "/v1/currencies": 20, "/v1/filters": 20, "/v1/dealFields": 20, "/v1/personFields": 20,
     "/v1/organizationFields": 20, "/v1/productFields": 20, "/v1/activityFields": 20,
@@ -49,6 +50,9 @@ class PipedriveApp:
             (re.compile(r"^/api/v2/pipelines$"), "/api/v2/pipelines", self.pipelines),
             (re.compile(r"^/api/v2/stages$"), "/api/v2/stages", self.stages),
             (re.compile(r"^/v1/deals/(\d+)/flow$"), "/v1/deals/{id}/flow", self.flow),
+            (re.compile(r"^/v1/deals/summary$"), "/v1/deals/summary", lambda r: self.deals_summary(r, archived=False)),
+            (re.compile(r"^/v1/deals/summary/archived$"), "/v1/deals/summary/archived",
+             lambda r: self.deals_summary(r, archived=True)),
             (re.compile(r"^/v1/deals/(\d+)/participants$"), "/v1/deals/{id}/participants", self.participants),
             (re.compile(r"^/v1/leads$"), "/v1/leads", self.leads),
             (re.compile(r"^/v1/leads/archived$"), "/v1/leads/archived", lambda r: self.leads(r, "archived")),
@@ -189,6 +193,15 @@ class PipedriveApp:
         rows = self._filter_eq(req, rows, {"owner_id": "owner_id", "person_id": "person_id", "org_id": "org_id",
                                            "pipeline_id": "pipeline_id", "stage_id": "stage_id"})
         return self._v2(req, self._filter_time(req, rows), ("id", "update_time", "add_time"), "deals")
+
+    def deals_summary(self, req: Request, archived: bool) -> dict:
+        """``/v1/deals/summary`` (and ``/archived``): counts and values of the deals that are not deleted."""
+        statuses = {req.arg("status")} if req.arg("status") else {"open", "won", "lost"}
+        rows = [d for d in self.data.deals.values() if d["is_archived"] == archived and d["status"] in statuses]
+        value = sum(float(d.get("value") or 0) for d in rows)
+        return {"success": True, "data": {"total_count": len(rows), "values_total": {},
+                                          "weighted_values_total": {}, "total_currency_converted_value": value,
+                                          "total_weighted_currency_converted_value": value}}
 
     def _listed(self, table: str) -> list[dict]:
         """Stored rows a list endpoint serves (soft-deleted ones only with ``list_deleted``)."""

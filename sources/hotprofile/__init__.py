@@ -21,7 +21,7 @@ from typing import Any, Iterator, Optional
 import dlt
 
 from sources._config import config_key
-from sources._errors import Checkpoint, ConfigError
+from sources._errors import BudgetExhausted, CapReached, Checkpoint, ConfigError, Interrupted
 from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources._stats import RunStats
@@ -120,19 +120,28 @@ def _read(table: Table, client: ApiClient, ctx: RunContext, settings: HotProfile
     resume = cursor.resume() if resumable else None
     start_id = resume and int(resume["from_id"])
     seen: set[int] = set()
-    for page in table.paging(client, table, params, **({"start_id": start_id} if start_id else {})):
-        rows = [norm(row) for row in page]
-        if scan or compare:
-            seen.update(int(row["id"]) for row in rows)
-        if (table.by_day and since) or until:    # the API's bounds are whole days / inclusive; ours [since, until)
-            rows = [row for row in rows if _inside(row.get("updated_at"), since, until)]
-        rows = list(cursor.filter(rows, lambda row: row.get("updated_at")))
-        if rows:
-            yield rows
-        if resumable and page and ctx.checkpoint_due():
-            # the rows so far load with this segment; the next one goes on from the next id
-            cursor.save_position(from_id=max(int(row["id"]) for row in page) + 1)
-            raise Checkpoint()
+    next_id = start_id
+    try:
+        for page in table.paging(client, table, params, **({"start_id": start_id} if start_id else {})):
+            rows = [norm(row) for row in page]
+            if scan or compare:
+                seen.update(int(row["id"]) for row in rows)
+            if (table.by_day and since) or until:    # the API's bounds are whole days / inclusive; ours [since, until)
+                rows = [row for row in rows if _inside(row.get("updated_at"), since, until)]
+            rows = list(cursor.filter(rows, lambda row: row.get("updated_at")))
+            if rows:
+                yield rows
+            if page:
+                next_id = max(int(row["id"]) for row in page) + 1
+            if resumable and page and ctx.checkpoint_due():
+                # the rows so far load with this segment; the next one goes on from the next id
+                cursor.save_position(from_id=next_id)
+                raise Checkpoint()
+    except (BudgetExhausted, CapReached, Interrupted):
+        # a stop (budget, token cap, signal) keeps the position too: the next run goes on from here
+        if resumable and next_id:
+            cursor.save_position(from_id=next_id)
+        raise
     if scan or compare:
         # stored as live, returned by neither the scan nor the read (a row changed during the scan is in
         # the read): deleted or merged away. Marked with its stored values.
@@ -163,6 +172,8 @@ def hotprofile_source(
     clients_path: Optional[str] = None,             # call paths (default: the registry's)
     leads_path: Optional[str] = None,
     business_cards_path: Optional[str] = None,
+    max_tokens_per_run: Optional[int] = None,       # calls this pipeline may make in one run (HotProfile: 1 a call)
+    max_tokens_per_day: Optional[int] = None,       # ... in one UTC day, all runs together
     settings: Optional[HotProfileSettings] = None,  # checked settings instead of the values above
     ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
     client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
@@ -170,9 +181,9 @@ def hotprofile_source(
 ) -> Iterator[Any]:
     paths = {"clients": clients_path, "leads": leads_path, "business_cards": business_cards_path}
     settings = settings or hotprofile_settings(api_key, url_instance, start_date, lag_minutes, reconcile_every_hours,
-                                               paths, checkpoint_minutes)
+                                               paths, checkpoint_minutes, max_tokens_per_run, max_tokens_per_day)
     ctx = ctx or RunContext()
-    ctx.checkpoint_minutes = settings.checkpoint_minutes
+    ctx.checkpoint_minutes, ctx.caps, ctx.settings = settings.checkpoint_minutes, settings.caps, settings
     client = ctx.client = client or ctx.client or make_client(settings, stats)
     for table in resolve_tables(settings).values():
         read = partial(read_table, table, client, ctx, settings)

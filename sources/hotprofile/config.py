@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sources._config import at_least, parse_date, required
+from sources._caps import TokenCaps
+from sources._config import at_least, parse_date, required, token_caps
 
 
 @dataclass
@@ -17,10 +18,12 @@ class HotProfileSettings:
     reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
     checkpoint_minutes: float = 5           # crm-elt runs load and commit at least this often
     paths: dict[str, str] = field(default_factory=dict)   # table → call path, e.g. the non-``_flow`` calls
+    caps: TokenCaps = field(default_factory=TokenCaps)    # calls this pipeline may make a run / a UTC day
 
 
 def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_minutes: Any,
-                        reconcile_every_hours: Any, paths: dict[str, Any], checkpoint_minutes: Any) -> HotProfileSettings:
+                        reconcile_every_hours: Any, paths: dict[str, Any], checkpoint_minutes: Any,
+                        max_tokens_per_run: Any = None, max_tokens_per_day: Any = None) -> HotProfileSettings:
     key = required(api_key, "api_key", secret=True)
     return HotProfileSettings(
         url_instance=required(url_instance, "url_instance", where_to=True), api_key=key,
@@ -29,4 +32,5 @@ def hotprofile_settings(api_key: Any, url_instance: Any, start_date: Any, lag_mi
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
         paths={table: str(path) for table, path in paths.items() if path},
         checkpoint_minutes=at_least(checkpoint_minutes, "checkpoint_minutes", 0.01),
+        caps=token_caps(max_tokens_per_run, max_tokens_per_day),
     )

@@ -6,6 +6,7 @@ from typing import Iterator
 
 from sources import SourceContract
 from sources.hotprofile import HotProfileSettings, hotprofile_source
+from sources.hotprofile.plan import estimate
 from sources.hotprofile.tables import TABLES, catalog_rows
 
 DEMO_KEY = "demo-hotprofile-key"
@@ -23,4 +24,4 @@ def demo(sizes: dict[str, int], port: int = 0) -> Iterator[HotProfileSettings]:
 
 CONTRACT = SourceContract(name="hotprofile", tables=TABLES, source=hotprofile_source, catalog=catalog_rows,
                           demo=demo, offline=HotProfileSettings("offline.invalid", "offline-settings-no-key"),
-                          example="FROM hotprofile.clients WHERE NOT is_deleted LIMIT 5")
+                          example="FROM hotprofile.clients WHERE NOT is_deleted LIMIT 5", plan=estimate)

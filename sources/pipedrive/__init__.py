@@ -27,6 +27,9 @@ def pipedrive_source(
     rate_limit_burst: Optional[int] = None,         # at most this many requests per 2 s (default: as the server says)
     reconcile_every_hours: float = 24,              # id scan that marks vanished rows deleted; 0 = every run
     checkpoint_minutes: float = 5,                  # crm-elt runs load and commit at least this often
+    max_tokens_per_run: Optional[int] = None,       # tokens this pipeline may spend in one run
+    max_tokens_per_day: Optional[int] = None,       # ... in one UTC day, all runs together (the company shares
+                                                    # its daily budget with every other integration)
     settings: Optional[PipedriveSettings] = None,   # checked settings instead of the values above
     ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
     client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
@@ -38,9 +41,10 @@ def pipedrive_source(
     from sources.pipedrive.tables import TABLES
 
     settings = settings or pipedrive_settings(api_token, company_domain, base_url, start_date, rate_limit_burst,
-                                              reconcile_every_hours, checkpoint_minutes)
+                                              reconcile_every_hours, checkpoint_minutes, max_tokens_per_run,
+                                              max_tokens_per_day)
     ctx = ctx or RunContext()
-    ctx.checkpoint_minutes = settings.checkpoint_minutes
+    ctx.checkpoint_minutes, ctx.caps, ctx.settings = settings.checkpoint_minutes, settings.caps, settings
     client = ctx.client = client or ctx.client or make_client(settings, stats)
     # per-deal requests in flight follow the burst the client learned from the server (and the configured cap)
     run = PipedriveRun(client, ctx, TABLES, settings.start_date, burst_cap=settings.rate_limit_burst,

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sources._config import at_least, config_key, parse_date, required
+from sources._caps import TokenCaps
+from sources._config import at_least, config_key, parse_date, required, token_caps
 from sources._errors import ConfigError
 
 _DOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", re.I)
@@ -20,10 +21,12 @@ class PipedriveSettings:
     rate_limit_burst: int | None = None     # at most this many requests per 2 s; None: what the server allows
     reconcile_every_hours: float = 24       # id scan that marks vanished rows deleted; 0 = every run
     checkpoint_minutes: float = 5           # crm-elt runs load and commit at least this often
+    caps: TokenCaps = field(default_factory=TokenCaps)    # tokens this pipeline may spend a run / a UTC day
 
 
 def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start_date: Any,
-                       rate_limit_burst: Any, reconcile_every_hours: Any, checkpoint_minutes: Any) -> PipedriveSettings:
+                       rate_limit_burst: Any, reconcile_every_hours: Any, checkpoint_minutes: Any,
+                       max_tokens_per_run: Any = None, max_tokens_per_day: Any = None) -> PipedriveSettings:
     token = required(api_token, "api_token", secret=True)
     if base_url:
         base_url = required(base_url, "base_url", where_to=True)
@@ -41,4 +44,5 @@ def pipedrive_settings(api_token: Any, company_domain: Any, base_url: Any, start
                           else int(at_least(rate_limit_burst, "rate_limit_burst", 1))),
         reconcile_every_hours=at_least(reconcile_every_hours, "reconcile_every_hours", 0),
         checkpoint_minutes=at_least(checkpoint_minutes, "checkpoint_minutes", 0.01),
+        caps=token_caps(max_tokens_per_run, max_tokens_per_day),
     )

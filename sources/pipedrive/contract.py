@@ -6,6 +6,7 @@ from typing import Iterator
 
 from sources import SourceContract
 from sources.pipedrive import PipedriveSettings, pipedrive_source
+from sources.pipedrive.plan import estimate
 from sources.pipedrive.tables import TABLES, catalog_rows
 
 DEMO_TOKEN = "demo-pipedrive-token"
@@ -25,4 +26,4 @@ CONTRACT = SourceContract(name="pipedrive", tables=TABLES, source=pipedrive_sour
                           offline=PipedriveSettings("http://offline.invalid", "offline-settings-no-token"),
                           example="SELECT status, count(*), sum(value) FROM pipedrive.deals WHERE NOT is_deleted "
                                   "GROUP BY status ORDER BY 2 DESC",
-                          token_costs=True)
+                          token_costs=True, plan=estimate)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Ty
 
 import dlt
 
-from sources._errors import AccessDenied, ApiError, Checkpoint
+from sources._errors import AccessDenied, ApiError, BudgetExhausted, CapReached, Checkpoint, Interrupted
 from sources._http import ApiClient
 from sources._incremental import Cursor, RunContext, mark_reconciled, parse_time, reconcile_due, rfc3339
 from sources._parallel import ordered_parallel
@@ -179,19 +179,26 @@ def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
         reached = parse_time(since)
         pages = table.paging.pages(run.client, endpoint.path, {**params, **({"updated_since": since} if since else {})},
                                    table=table.name, cost=endpoint.cost)
-        for page in pages:
-            if check:
-                check.saw(page)
-            stamps = [moment for moment in map(stamp, page) if moment]
-            reached = max([*stamps, *([reached] if reached else [])], default=None)
-            rows = list(cursor.filter(page, stamp))
-            if children:
-                enqueue_changed_deals(run, rows, children)
-            if rows:
-                yield shape(rows)
-            if page and reached and run.ctx.checkpoint_due() and resumable(table, run, cursor):
+        try:
+            for page in pages:
+                if check:
+                    check.saw(page)
+                stamps = [moment for moment in map(stamp, page) if moment]
+                reached = max([*stamps, *([reached] if reached else [])], default=None)
+                rows = list(cursor.filter(page, stamp))
+                if children:
+                    enqueue_changed_deals(run, rows, children)
+                if rows:
+                    yield shape(rows)
+                if page and reached and run.ctx.checkpoint_due() and resumable(table, run, cursor):
+                    cursor.save_position(endpoint=index, **{"from": rfc3339(reached)})
+                    raise Checkpoint()
+        except (BudgetExhausted, CapReached, Interrupted):
+            # a stop (budget, token cap, signal) keeps the position too: the next run goes on from here
+            # (a table larger than a day's cap still completes over several days)
+            if resumable(table, run, cursor):
                 cursor.save_position(endpoint=index, **{"from": rfc3339(reached)})
-                raise Checkpoint()
+            raise
     if check:
         yield from mark_vanished(table, run, check, shape)
     cursor.commit()
@@ -229,17 +236,25 @@ def mark_vanished(table: Table, run: PipedriveRun, check: Vanished, shape: Shape
 
 
 def enqueue_changed_deals(run: PipedriveRun, deals: list[dict], children: tuple[str, ...]) -> None:
-    """Changed deals queue their children for a re-read; deleted deals queue their children's marks."""
+    """Changed deals queue their children for a re-read; deleted deals queue their children's marks.
+
+    A deal whose count of a child's rows is 0 (``count_field``) and that had none at the child's last read
+    is not queued for it: the call could only return nothing, and there is nothing to mark removed."""
     for child in children:
         queue, gone = run.deal_queue(child), run.deleted_deals(child)
+        count_field = run.tables[child].count_field
+        known = dlt.current.source_state().get("resources", {}).get(child, {}).get("ids", {}) if count_field else {}
         for deal in deals:
             key = str(deal["id"])
             if deal.get("is_deleted"):
                 gone[key] = deal.get("update_time") or run.ctx.started_at.isoformat()
                 queue.pop(key, None)
+                continue
+            gone.pop(key, None)
+            if count_field and deal.get(count_field) == 0 and key not in known:
+                queue.pop(key, None)
             else:
                 queue[key] = deal.get("update_time") or ""
-                gone.pop(key, None)
 
 
 def deals_gone(run: PipedriveRun, ids: list[Any], children: tuple[str, ...]) -> None:

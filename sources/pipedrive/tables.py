@@ -52,6 +52,9 @@ class Table:
     # The list hides deleted (or, after 30 days, purged) rows: a periodic id scan finds them.
     reconcile: bool = False
     deletes_note: str | None = None            # the README's "deletes" text, where the rule needs more words
+    # per-deal tables: the parent's field counting this table's rows of a deal (v2 ``include_fields``); a
+    # deal that has none now and had none at the last read is not asked (the call could only return nothing)
+    count_field: str | None = None
 
     @property
     def reads_per_deal(self) -> bool:
@@ -96,14 +99,14 @@ TABLES: dict[str, Table] = {t.name: t for t in [
     Table("pipelines", v2("pipelines", 5), FULL),
     Table("stages", v2("stages", 5), FULL),
     Table("deal_products", v2("deals/products"), DEAL_BATCH, parent="deals", cursor_field="", params={"sort_by": "id"},
-          deleted_flag=None),
+          deleted_flag=None, count_field="products_count"),
     # Children of a deal: marked deleted with their deal, rows removed from a deal marked deleted.
     Table("dealflow", v1("deals/{id}/flow", 40), PER_DEAL, paging=OFFSET, parent="deals", cursor_field="log_time",
           params={"all_changes": 1}, timestamps=("log_time",), shape=shapes.flow_event, names_field_keys="deal",
           deleted_flag=None),
     Table("deal_participants", v1("deals/{id}/participants", 10), PER_DEAL, paging=OFFSET, parent="deals",
-          cursor_field="",
-          timestamps=("add_time",), shape=shapes.participant, deleted_flag=None),
+          cursor_field="", timestamps=("add_time",), shape=shapes.participant, deleted_flag=None,
+          count_field="participants_count"),
     # Archived leads only come from /v1/leads/archived. v1 has no updated_since: newest first, early stop.
     # Leads and notes are hard deleted; deleted files stay with active_flag false but leave the list.
     Table("leads", (*v1("leads"), Endpoint("/v1/leads/archived", 40)), CDC_NEWEST_FIRST, paging=OFFSET,
