@@ -28,6 +28,7 @@ log = logging.getLogger("crm_elt.http")
 # --- pacing ------------------------------------------------------------------------------------
 
 
+JITTER = 0.025            # seconds a one-way trip may vary (the pacer keeps this margin on a slow network)
 ENTRY_BURST = 20          # Pipedrive's smallest plan: requests per 2 s before an answer says the account's
 
 
@@ -54,6 +55,7 @@ class Pacer:
         self.paused_until = 0.0
         self.waited = 0.0
         self.contradictions = 0                     # answers that showed the server counting more than we did
+        self.fastest_trip: float | None = None      # the shortest round trip seen (send to response)
         self._lock = threading.Lock()
         self._warned_cap = False
 
@@ -75,8 +77,15 @@ class Pacer:
             self._wait(wait)
 
     def complete(self, slot: list[float]) -> None:
+        """The response arrived. The server counted the request after its trip there and before the answer's
+        trip back: a slot leaves the window ``window`` after the answer minus half the fastest round trip
+        seen (the next request, too, travels about that long before the server counts it), less ``JITTER``
+        for trips that vary. On a fast network the slot simply leaves ``window`` after the answer."""
         with self._lock:
-            slot[0] = self.clock()
+            now = self.clock()
+            trip = now - slot[1]
+            self.fastest_trip = trip if self.fastest_trip is None else min(self.fastest_trip, trip)
+            slot[0] = now - max(0.0, self.fastest_trip / 2 - JITTER)
 
     def pause(self, seconds: float) -> None:
         with self._lock:

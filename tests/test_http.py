@@ -10,7 +10,7 @@ import requests
 import responses
 
 from sources._errors import ApiError, BudgetExhausted, ConfigError
-from sources._http import Pacer, hotprofile_client, pipedrive_client
+from sources._http import JITTER, Pacer, hotprofile_client, pipedrive_client
 
 BASE = "https://acme.pipedrive.com"
 TOKEN = "pd-secret-token-123456"
@@ -56,9 +56,20 @@ def test_pacer_counts_requests_in_flight(clock):
 
     pacer.sleep = sleep
     pacer.acquire()
-    assert len(polls) > 30                   # waited for an answer, then a full window after it
-    assert clock.now >= 1000.0 + 30 * 0.05 + 1.0 - 1e-9
+    assert len(polls) > 30                   # waited for the answer, then a window after it, less the server's
+    answered, trip = 1000.0 + 30 * 0.05, 30 * 0.05              # share of the trip (half of it, less jitter)
+    assert clock.now >= answered + 1.0 - (trip / 2 - JITTER) - 1e-9
     pacer.complete(second)
+
+
+def test_on_a_fast_network_a_slot_leaves_a_full_window_after_its_answer(clock):
+    pacer = Pacer(1, 2.0, clock, clock.sleep)
+    slot = pacer.acquire()
+    clock.now += 0.004                       # a 4 ms round trip: no margin to take
+    pacer.complete(slot)
+    answered = clock.now
+    pacer.acquire()
+    assert clock.now >= answered + 2.0 - 1e-9
 
 
 @responses.activate(assert_all_requests_are_fired=True)
