@@ -12,17 +12,33 @@ DEFAULT_DUCKDB = "crm.duckdb"
 # Destinations where dlt's create_indexes (default on) makes _dlt_id UNIQUE: a load job that runs again
 # after a kill (pipelines/recovery.py) would then fail on its own rows, on every later run.
 UNIQUE_ROW_KEYS = ("postgres", "mssql", "synapse")
+# dlt loads DuckDB and PostgreSQL from insert_values files, as INSERT ... VALUES statements of up to half of
+# max_query_length (dlt's default: 32 MiB) that the client holds several copies of and DuckDB parses whole
+# (~45 bytes of memory per byte of SQL: 700 MB for one 16 MiB statement), with 20 load jobs in parallel:
+# memory grew with the data. Statements of at most 512 KiB, and on DuckDB (in-process, 2 cores) one job
+# at a time, keep a load's memory flat whatever the data size (bench/bench_memory.py); big loads take the same time,
+# a small one ~3 s more (one job at a time reopens the DuckDB file per job).
+LOAD_CAPS: dict[str, dict[str, int]] = {
+    "duckdb": {"max_query_length": 1024 * 1024, "max_parallel_load_jobs": 1},
+    "postgres": {"max_query_length": 1024 * 1024},
+}
+# One DuckDB thread for the loader's connection: the merge of a segment's largest tables (window and hash
+# operators) holds state per thread; 2 threads took 215 MB at 50k deals, 1 thread 110 MB, in the same time.
+DUCKDB_CONNECTION = {"threads": 1}
 
 
 def make_destination(name: str | None = None, duckdb_path: str | None = None) -> Any:
     """``duckdb`` (default) writes ``duckdb_path``; any other dlt destination name (postgres, bigquery,
     snowflake, motherduck, ...) is configured by dlt itself from ``[destination.<name>]`` or env vars."""
     if name in (None, "", "duckdb"):
-        return dlt.destinations.duckdb(credentials=duckdb_path or DEFAULT_DUCKDB)
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+        credentials = DuckDbCredentials(duckdb_path or DEFAULT_DUCKDB, global_config=dict(DUCKDB_CONNECTION))
+        return dlt.destinations.duckdb(credentials=credentials, **LOAD_CAPS["duckdb"])
     if name in UNIQUE_ROW_KEYS:
         from dlt.common.destination.reference import Destination
 
-        return Destination.from_reference(name, create_indexes=False)
+        return Destination.from_reference(name, create_indexes=False, **LOAD_CAPS.get(name, {}))
     return name
 
 

@@ -97,7 +97,7 @@ class Target:
 
     @property
     def duckdb_file(self) -> str:
-        return make_destination(None, self.duckdb_path).config_params["credentials"]
+        return make_destination(None, self.duckdb_path).config_params["credentials"].database
 
     def pipeline(self, source: str, account: str | None) -> Any:
         return dlt.pipeline(pipeline_name=pipeline_name(source, account, self.prefix),
