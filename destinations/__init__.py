@@ -15,12 +15,12 @@ UNIQUE_ROW_KEYS = ("postgres", "mssql", "synapse")
 # dlt loads DuckDB and PostgreSQL from insert_values files, as INSERT ... VALUES statements of up to half of
 # max_query_length (dlt's default: 32 MiB) that the client holds several copies of and DuckDB parses whole
 # (~45 bytes of memory per byte of SQL: 700 MB for one 16 MiB statement), with 20 load jobs in parallel:
-# memory grew with the data. Statements of at most 256 KiB on DuckDB (in-process; 512 KiB on Postgres), two
-# jobs at a time, keep a load's memory flat whatever the data size (bench/bench_memory.py: 10k deals 353 MiB,
-# was 2,073). One job at a time saves ~100 MB more but makes every small load ~2 s slower: dlt closes and
-# reopens the DuckDB file between jobs when none overlaps.
+# memory grew with the data. Statements of at most 256 KiB on DuckDB (in-process; 512 KiB on Postgres), four
+# jobs at a time, keep a load's memory flat whatever the data size (bench/bench_memory.py: 10k deals 408 MiB,
+# was 2,073). Fewer jobs save memory (two: 353 MiB; one: 240) but slow every small load (one: ~2 s more:
+# dlt closes and reopens the DuckDB file between jobs when none overlaps).
 LOAD_CAPS: dict[str, dict[str, int]] = {
-    "duckdb": {"max_query_length": 512 * 1024, "max_parallel_load_jobs": 2},
+    "duckdb": {"max_query_length": 512 * 1024, "max_parallel_load_jobs": 4},
     "postgres": {"max_query_length": 1024 * 1024},
 }
 # One DuckDB thread for the loader's connection: the merge of a segment's largest tables (window and hash
