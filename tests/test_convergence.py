@@ -15,7 +15,7 @@ from sandbox.hotprofile import HotProfileSandbox
 from sandbox.pipedrive import PipedriveSandbox
 from truth import assert_hotprofile_exact, assert_pipedrive_exact
 
-ROUNDS = 4
+ROUNDS = 3
 RENAME_ROUND, JUMP_ROUND = 2, 3
 
 
