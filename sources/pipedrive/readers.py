@@ -396,7 +396,7 @@ def read_deal_batch(table: Table, run: PipedriveRun) -> Iterator[Any]:
             yield []                  # deals is still reading (round-robin extraction): let it go on
             continue
         for start in range(0, len(pending), DEAL_IDS_PER_CALL):
-            for _, by_deal in children.isolated(pending[start:start + DEAL_IDS_PER_CALL], fetch):
+            for by_deal in children.isolated(pending[start:start + DEAL_IDS_PER_CALL], fetch):
                 yield from children.loaded(shape, by_deal, track_removed=True)
             children.checkpoint()
     yield from children.finish(shape)
@@ -484,31 +484,27 @@ class DealChildren:
                 del self.queue[deal_id]
             self.failures.pop(deal_id, None)
 
-    def isolated(self, batch: list[str], fetch: Callable[[list[str]], R]) -> Iterator[tuple[list[str], R]]:
+    def isolated(self, batch: list[str], fetch: Callable[[list[str]], R]) -> Iterator[R]:
         """``fetch(batch)`` for a batch of deals; a call that fails for good is split in halves until the
         failing deals stand alone (``failed``), so one poison deal never holds back the others."""
-        try:
-            result = fetch(batch)
-        except (ApiError, AccessDenied) as exc:
-            if getattr(exc, "whole_run", False):
-                raise
-            if len(batch) == 1:
-                self.failed(batch[0], exc)
-                return
+        result, error = self.attempt(fetch)(batch)
+        if error is None:
+            self.read_ok += 1
+            yield result
+        elif len(batch) == 1:
+            self.failed(batch[0], error)
+        else:
             half = len(batch) // 2
             yield from self.isolated(batch[:half], fetch)
             yield from self.isolated(batch[half:], fetch)
-            return
-        self.read_ok += 1
-        yield batch, result
 
     @staticmethod
-    def attempt(fetch: Callable[[str], R]) -> Callable[[str], tuple[R | None, Exception | None]]:
-        """``fetch`` for one deal, returning its failure instead of raising it (unless every table would
-        fail the same way), so the deals in flight beside it finish."""
-        def attempted(deal_id: str) -> tuple[R | None, Exception | None]:
+    def attempt(fetch: Callable[[Any], R]) -> Callable[[Any], tuple[R | None, Exception | None]]:
+        """``fetch`` for a deal (or a batch), returning its failure instead of raising it (unless every table
+        would fail the same way), so the deals in flight beside it finish."""
+        def attempted(deals: Any) -> tuple[R | None, Exception | None]:
             try:
-                return fetch(deal_id), None
+                return fetch(deals), None
             except (ApiError, AccessDenied) as exc:
                 if getattr(exc, "whole_run", False):
                     raise
@@ -518,9 +514,8 @@ class DealChildren:
     def failed(self, deal_id: str, exc: Exception) -> None:
         """A deal whose call failed for good stays queued and is read again (whole) by the next runs. When
         the first few deals all fail, the endpoint is failing, not the deals: the table fails instead."""
-        self.failed_now[deal_id] = self.failures.get(deal_id)
-        earlier = self.failures.get(deal_id) or {}
-        self.failures[deal_id] = {"attempts": earlier.get("attempts", 0) + 1, "error": str(exc), "run": self.this_run}
+        earlier = self.failed_now[deal_id] = self.failures.get(deal_id)
+        self.failures[deal_id] = {"attempts": (earlier or {}).get("attempts", 0) + 1, "error": str(exc), "run": self.this_run}
         if not self.read_ok and len(self.failed_now) >= ENDPOINT_FAILS_AFTER:
             for key, record in self.failed_now.items():       # not the deals' fault: no attempt counts
                 if record is None:
