@@ -1,4 +1,4 @@
-"""`crm-elt`: run, backfill, status, sql, demo, tables, sandbox. Exit codes: 0 ok, 1 load/API failure,
+"""`crm-elt`: run, backfill, plan, status, sql, views, demo, tables, sandbox. Exit codes: 0 ok, 1 load/API failure,
 2 bad usage or configuration, 3 another run of the same pipeline holds its lock, 4 API budget exhausted
 (the next run continues), 130/143 interrupted by SIGINT/SIGTERM (what was read is loaded; the next run
 continues)."""
@@ -292,6 +292,30 @@ def sql(query: str, **target: Any) -> None:
         sys.exit(CrmEltError.exit_code)
     if columns:
         click.echo(format_table(columns, rows))
+
+
+@cli.command()
+@click.argument("source", type=click.Choice([*SOURCES, "all"]), default="all")
+@click.option("--account", default=None, help="The dataset of [sources.<source>.ACCOUNT].")
+@target_options
+def views(source: str, account: str | None, **target: Any) -> None:
+    """(Re)create the analytics views (stage history, funnel, win rates...) in the warehouse; every
+    successful run does it too."""
+    from pipelines.runner import dataset_name
+    from pipelines.views import create_views
+
+    where = existing_warehouse(make_target(**target))
+    failed = 0
+    for name in list(SOURCES) if source == "all" else [source]:
+        for outcome in create_views(where.pipeline(name, account), name, warn=False):
+            view = f"{dataset_name(name, account)}.{outcome.view}"
+            if outcome.error:
+                failed += 1
+                click.echo(f"crm-elt: view {view} not created: {redact(outcome.error)}", err=True)
+            else:
+                click.echo(f"{view}: created")
+    if failed:
+        sys.exit(CrmEltError.exit_code)
 
 
 @cli.command()

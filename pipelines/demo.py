@@ -38,6 +38,7 @@ def show_tables(duckdb_path: str) -> None:
             click.echo(f"  {schema}.{table:<28} {count:>8} rows")
     examples = [contract.example for contract in contracts().values() if contract.example]
     click.echo("\nTry:")
+    click.echo(f"  crm-elt sql --duckdb {duckdb_path} \"SELECT * FROM pipedrive.pipeline_funnel\"")
     for example in examples:
         click.echo(f"  duckdb {duckdb_path} \"{example}\"")
     click.echo("or in Python: duckdb.connect('" + duckdb_path + "', read_only=True).sql('...').show()")

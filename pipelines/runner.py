@@ -22,8 +22,10 @@ from pipelines.lock import pipeline_lock
 from pipelines import recovery
 from pipelines.progress import show_progress
 from pipelines.runlog import append_run
+from pipelines.views import create_views
 from pipelines.warehouse_status import record_in_warehouse
 from sources._errors import ApiError, ConfigError, CrmEltError
+from sources._history import with_history
 from sources._redact import redact
 from sources._http import ApiClient
 from sources._incremental import RunContext, Window
@@ -140,7 +142,9 @@ def run_source(source: str, target: Target, *, tables: Iterable[str] | None = No
 
     def build(selected: list[str]) -> Any:
         built = account_source(source, account, settings=settings, ctx=ctx, client=client, stats=stats)
-        return built.with_resources(*selected) if selected != list(contract.tables) else built
+        if selected == list(contract.tables):
+            return built
+        return built.with_resources(*with_history(selected, built.resources))    # their <table>_history too
 
     dlt_source = build(names)
     if target.is_duckdb:
@@ -299,6 +303,7 @@ def _record(pipeline: Any, target: Target, result: RunResult, started_at: dateti
         return                      # the warehouse is out of reach: the local log has it
     loaded = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
     record_in_warehouse(pipeline, run, [name for name in contracts()[result.source].tables if name in loaded])
+    create_views(pipeline, result.source)          # the analytics views see the new rows' columns
 
 
 def _utcnow() -> datetime:

@@ -12,8 +12,10 @@ never in a row, so it cannot leak into a response.
 """
 from __future__ import annotations
 
+import calendar
 import gc
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from random import Random
@@ -394,8 +396,7 @@ class Dataset(MutationsMixin, RenderMixin, OptionalFieldsMixin):
                 continue
             key = pick(rng, ("stage_id", "value", "title", "owner_id", "probability", "custom"))
             if key == "stage_id":
-                old, new = deal["stage_id"], deal["stage_id"]
-                old = max(1, new - 1)
+                old, new = None, None                   # a path of stages: ``_stage_path`` below
             elif key == "value":
                 old, new = round(rng.uniform(100, 100000), 2), deal["value"]
             elif key == "title":
@@ -408,6 +409,34 @@ class Dataset(MutationsMixin, RenderMixin, OptionalFieldsMixin):
                 key = pick(rng, custom_keys)
                 old, new = None, _flow_value(deal["custom_fields"][key])
             self._flow_event(deal["id"], user, key, old, new, ts)
+        self._stage_path(deal, add_ts)
+
+    def _stage_path(self, deal: dict, add_ts: int) -> None:
+        """The deal's stage changes form one path that ends in its current stage: mostly forward, sometimes
+        back (a re-entry), now and then from another pipeline (a pipeline move logs ``pipeline_id`` too).
+        Most deals open with the creation event (``stage_id`` from none); some, like deals imported before
+        their history was kept, begin with a change from their first stage. Own generator: the rest of
+        the data set does not depend on it."""
+        rng = Random(deal["id"])
+        changes = [ev for ev in self.flow.get(deal["id"], []) if ev["field_key"] == "stage_id"]
+        stage = self.stages[deal["stage_id"]]
+        for n, ev in enumerate(reversed(changes)):
+            order, pipeline = stage["order_nr"], stage["pipeline_id"]
+            if n == len(changes) - 1 and len(changes) > 1 and rng.random() < 0.15:
+                pipeline = pipeline % len(self.pipelines) + 1
+                self._flow_event(deal["id"], ev["user_id"], "pipeline_id", pipeline, stage["pipeline_id"],
+                                 _v1_ts(ev["log_time"]))
+            elif order == 1 or (order < 5 and rng.random() < 0.2):
+                order += 1                               # it came back from a later stage
+            else:
+                order -= 1
+            previous = self.stages[(pipeline - 1) * 5 + order]
+            ev["old_value"], ev["new_value"] = previous["id"], stage["id"]
+            stage = previous
+        if rng.random() < 0.8:
+            self._flow_event(deal["id"], deal["creator_user_id"], "stage_id", None, stage["id"], add_ts)
+        self.flow.setdefault(deal["id"], []).sort(key=lambda ev: ev["log_time"])
+        deal["stage_change_time"] = fmt_v2(_v1_ts(changes[-1]["log_time"])) if changes else deal["add_time"]
 
     # ------------------------------------------------------------------ clock
     @property
@@ -503,6 +532,10 @@ class Dataset(MutationsMixin, RenderMixin, OptionalFieldsMixin):
             return [self.render(table, rows[k]) for k in keys if self.visible(table, rows[k])]
 
     expected = live
+
+
+def _v1_ts(stamp: str) -> int:
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
 
 
 def _flow_value(value: Any) -> Any:

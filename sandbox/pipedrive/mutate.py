@@ -69,6 +69,9 @@ class MutationsMixin:
                     self.ctx.orgs = max(self.ctx.orgs, new_id)
                 elif table == "deals":
                     self._add_participants(rng, row, now)
+                    # the creation event: the stage the deal starts in
+                    self._flow_event(new_id, row["creator_user_id"], "stage_id", None,
+                                     fields.get("stage_id", row["stage_id"]), now)
             else:
                 raise KeyError(f"insert into {table!r} is not supported")
             self._apply(table, row, fields, record_flow=False)
@@ -170,7 +173,10 @@ class MutationsMixin:
         if table == "leads":
             row["_custom"] = {k: v for k, v in row["_custom"].items() if v is not None}
         if table == "deals":
+            pipeline = row["pipeline_id"]
             self._deal_side_effects(row, fields)
+            if row["pipeline_id"] != pipeline:          # a move to another pipeline's stage
+                changes.append(("pipeline_id", pipeline, row["pipeline_id"]))
         if "update_time" in row and not explicit_update_time:
             row["update_time"] = self._stamp(table)
         self._sync_deleted(table, row)

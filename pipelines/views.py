@@ -1,0 +1,121 @@
+"""Analytics views: ``sources/<source>/views/<view>.sql``, written once (DuckDB dialect, tables named without
+their dataset), transpiled with sqlglot to the destination's dialect, their tables qualified with the
+source's dataset, and created in that dataset after each successful run (``crm-elt views`` on demand).
+
+A view that cannot be created (a table it reads is not loaded yet, a dialect the SQL does not fit) is a
+warning: the load it follows has already succeeded.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+log = logging.getLogger("crm_elt.views")
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    sql: str
+    reads: frozenset[str]          # tables and views of the dataset it selects from
+
+
+@dataclass(frozen=True)
+class Outcome:
+    view: str
+    error: str | None = None       # first line of the warehouse's answer when it was not created
+
+
+@lru_cache(maxsize=None)
+def source_views(source: str) -> tuple[View, ...]:
+    """The source's views, each after the views it reads."""
+    import sqlglot
+    from sqlglot import exp
+
+    folder = resources.files(f"sources.{source}") / "views"
+    found = {}
+    if folder.is_dir():
+        for item in sorted(folder.iterdir(), key=lambda entry: entry.name):
+            if item.name.endswith(".sql"):
+                sql = item.read_text(encoding="utf-8")
+                tree = sqlglot.parse_one(sql, read="duckdb")
+                ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+                reads = frozenset(t.name for t in tree.find_all(exp.Table) if t.name not in ctes)
+                found[item.name.removesuffix(".sql")] = View(item.name.removesuffix(".sql"), sql, reads)
+    ordered: list[View] = []
+
+    def place(view: View, path: tuple[str, ...] = ()) -> None:
+        if view in ordered:
+            return
+        if view.name in path:
+            raise ValueError(f"views read each other in a circle: {' → '.join((*path, view.name))}")
+        for name in sorted(view.reads & found.keys()):
+            place(found[name], (*path, view.name))
+        ordered.append(view)
+
+    for view in found.values():
+        place(view)
+    return tuple(ordered)
+
+
+def render(view: View, client: Any) -> str:
+    """``CREATE VIEW`` for ``client``'s destination and dataset."""
+    dialect = client.capabilities.sqlglot_dialect or "duckdb"
+    return _render(view, dialect, tuple(sorted(view.reads)), tuple(client.make_qualified_table_name(name)
+                                                                   for name in sorted(view.reads)),
+                   client.make_qualified_table_name(view.name))
+
+
+@lru_cache(maxsize=256)
+def _render(view: View, dialect: str, names: tuple[str, ...], qualified: tuple[str, ...], target: str) -> str:
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(view.sql, read="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    where = dict(zip(names, qualified))
+    for table in list(tree.find_all(exp.Table)):
+        if table.name in ctes or table.name not in where:
+            continue
+        full = exp.to_table(where[table.name], dialect=dialect)
+        for part in ("this", "db", "catalog"):
+            table.set(part, full.args.get(part))
+    return f"CREATE VIEW {target} AS\n{tree.sql(dialect=dialect, pretty=True)}"
+
+
+def create_views(pipeline: Any, source: str, warn: bool = True) -> list[Outcome]:
+    """Drop and recreate every view of ``source`` in ``pipeline``'s dataset; never raises. Views that
+    could not be created are returned with their error (and logged as warnings, one line each)."""
+    views = source_views(source)
+    outcomes = []
+    try:
+        with pipeline.sql_client() as client:
+            for view in reversed(views):            # a view before the views it reads
+                _quietly(client, f"DROP VIEW IF EXISTS {client.make_qualified_table_name(view.name)}")
+            for view in views:
+                error = _quietly(client, render(view, client))
+                outcomes.append(Outcome(view.name, error))
+                if error and warn:
+                    log.warning("view %s.%s not created: %s", pipeline.dataset_name, view.name, error)
+    except Exception as exc:                        # the warehouse went away after the load
+        error = _first_line(exc)
+        if warn:
+            log.warning("views of %s not created: %s", pipeline.dataset_name, error)
+        outcomes = [Outcome(view.name, error) for view in views]
+    return outcomes
+
+
+def _quietly(client: Any, sql: str) -> str | None:
+    try:
+        client.execute_sql(sql)
+        return None
+    except Exception as exc:
+        return _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
