@@ -312,6 +312,8 @@ def views(source: str, account: str | None, **target: Any) -> None:
             if outcome.error:
                 failed += 1
                 click.echo(f"crm-elt: view {view} not created: {redact(outcome.error)}", err=True)
+            elif outcome.missing:
+                click.echo(f"{view}: skipped, needs {', '.join(outcome.missing)} (not in the dataset yet)")
             else:
                 click.echo(f"{view}: created")
     if failed:

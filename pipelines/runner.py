@@ -303,7 +303,8 @@ def _record(pipeline: Any, target: Target, result: RunResult, started_at: dateti
         return                      # the warehouse is out of reach: the local log has it
     loaded = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else set()
     record_in_warehouse(pipeline, run, [name for name in contracts()[result.source].tables if name in loaded])
-    create_views(pipeline, result.source)          # the analytics views see the new rows' columns
+    if error is None or isinstance(error, TablesFailed):      # something loaded: views see its columns
+        create_views(pipeline, result.source)
 
 
 def _utcnow() -> datetime:

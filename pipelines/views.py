@@ -27,6 +27,7 @@ class View:
 class Outcome:
     view: str
     error: str | None = None       # first line of the warehouse's answer when it was not created
+    missing: tuple[str, ...] = ()  # tables it reads that are not loaded yet (not created, not an error)
 
 
 @lru_cache(maxsize=None)
@@ -90,14 +91,22 @@ def create_views(pipeline: Any, source: str, warn: bool = True) -> list[Outcome]
     """Drop and recreate every view of ``source`` in ``pipeline``'s dataset; never raises. Views that
     could not be created are returned with their error (and logged as warnings, one line each)."""
     views = source_views(source)
+    # tables the dataset has (None: unknown, try every view); a run of some tables only skips the rest
+    available = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else None
     outcomes = []
     try:
         with pipeline.sql_client() as client:
             for view in reversed(views):            # a view before the views it reads
                 _quietly(client, f"DROP VIEW IF EXISTS {client.make_qualified_table_name(view.name)}")
             for view in views:
+                missing = tuple(sorted(view.reads - available)) if available is not None else ()
+                if missing:
+                    outcomes.append(Outcome(view.name, missing=missing))
+                    continue
                 error = _quietly(client, render(view, client))
                 outcomes.append(Outcome(view.name, error))
+                if available is not None and not error:
+                    available.add(view.name)
                 if error and warn:
                     log.warning("view %s.%s not created: %s", pipeline.dataset_name, view.name, error)
     except Exception as exc:                        # the warehouse went away after the load

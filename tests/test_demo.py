@@ -27,6 +27,12 @@ def test_demo_loads_every_table_and_says_how_to_query(tmp_path, monkeypatch):
     assert by_status and sum(n for _, n, _ in by_status) == query(
         target, "SELECT count(*) FROM pipedrive.deals WHERE NOT is_deleted")[0][0]
 
+    funnel = CliRunner().invoke(cli, ["sql", "select * from pipedrive.pipeline_funnel"], catch_exceptions=False)
+    assert funnel.exit_code == 0, funnel.output                          # the analytics views are there
+    assert funnel.output.splitlines()[0].split()[:4] == ["pipeline_id", "pipeline_name", "stage_id", "stage_name"]
+    assert len(funnel.output.splitlines()) == 1 + query(target, "SELECT count(*) FROM pipedrive.stages")[0][0]
+    assert "crm-elt sql --duckdb crm.duckdb \"SELECT * FROM pipedrive.pipeline_funnel\"" in result.output
+
     status = CliRunner().invoke(cli, ["status"], catch_exceptions=False)     # no local run log: the status view
     assert status.exit_code == 0, status.output
     deals = next(line for line in status.output.splitlines() if line.startswith("pipedrive.deals "))
