@@ -274,7 +274,8 @@ def test_views_follow_changes_and_renamed_fields(scripted, tmp_path, monkeypatch
                      "AND new_value = 'north'") == [("Sales region",)]
 
 
-def test_hotprofile_views_show_live_rows_with_boolean_flags(hotprofile_sb, target):
+def test_hotprofile_views_show_live_rows_with_boolean_flags(hotprofile_sb, warehouse):
+    target, fetch = warehouse
     lead, other, gone = hotprofile_sb.ids("leads")[:3]
     hotprofile_sb.update("leads", lead, competitor_flg="✓", not_mail_flg="✓", store_flg="ー")
     hotprofile_sb.update("leads", other, competitor_flg="ー", not_mail_flg="ー", store_flg="✓")
@@ -283,15 +284,16 @@ def test_hotprofile_views_show_live_rows_with_boolean_flags(hotprofile_sb, targe
     hotprofile_sb.delete("clients", client)
     hotprofile_sb.tick(60)
     run_hotprofile(hotprofile_sb, target)
-    with duckdb.connect(target.duckdb_path, read_only=True) as con:
-        flags = con.execute(f"SELECT id, is_competitor, no_email, is_store FROM hotprofile.leads_current "
-                            f"WHERE id IN ({lead}, {other}, {gone}) ORDER BY id").fetchall()
-        assert flags == sorted([(lead, True, True, False), (other, False, False, True)])
-        assert con.execute("SELECT count(*) FROM hotprofile.leads_current").fetchone()[0] == \
-            len(hotprofile_sb.expected("leads"))
-        live_clients = {row["id"] for row in hotprofile_sb.expected("clients")}
-        assert client not in live_clients
-        assert {r[0] for r in con.execute("SELECT id FROM hotprofile.clients_current").fetchall()} == live_clients
+    flags = fetch(f"SELECT id, is_competitor, no_email, is_store FROM hotprofile.leads_current "
+                  f"WHERE id IN ({lead}, {other}, {gone}) ORDER BY id")
+    assert [tuple(r) for r in flags] == sorted([(lead, True, True, False), (other, False, False, True)])
+    assert fetch("SELECT count(*) FROM hotprofile.leads_current")[0][0] == len(hotprofile_sb.expected("leads"))
+    live_clients = {row["id"] for row in hotprofile_sb.expected("clients")}
+    assert client not in live_clients
+    assert {r[0] for r in fetch("SELECT id FROM hotprofile.clients_current")} == live_clients
+    industry = fetch(f"SELECT industry FROM hotprofile.clients_current WHERE id = {min(live_clients)}")[0][0]
+    assert industry == next(r for r in hotprofile_sb.expected("clients")
+                            if r["id"] == min(live_clients))["business_category_kbn"]
 
 
 def test_a_run_of_some_tables_creates_the_views_it_can_and_says_nothing(pipedrive_sb, target, caplog):
