@@ -307,7 +307,7 @@ def views(source: str, account: str | None, **target: Any) -> None:
     where = existing_warehouse(make_target(**target))
     failed = 0
     for name in list(SOURCES) if source == "all" else [source]:
-        for outcome in create_views(where.pipeline(name, account), name, warn=False):
+        for outcome in create_views(where.pipeline(name, account), name, warn=False, force=True):
             view = f"{dataset_name(name, account)}.{outcome.view}"
             if outcome.error:
                 failed += 1

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 log = logging.getLogger("crm_elt.views")
+FINGERPRINT = "_crm_elt_views"     # a one-row view: what the views were last created from
 
 
 @dataclass(frozen=True)
@@ -87,15 +88,24 @@ def _render(view: View, dialect: str, names: tuple[str, ...], qualified: tuple[s
     return f"CREATE VIEW {target} AS\n{tree.sql(dialect=dialect, pretty=True)}"
 
 
-def create_views(pipeline: Any, source: str, warn: bool = True) -> list[Outcome]:
+def create_views(pipeline: Any, source: str, warn: bool = True, force: bool = False) -> list[Outcome]:
     """Drop and recreate every view of ``source`` in ``pipeline``'s dataset; never raises. Views that
-    could not be created are returned with their error (and logged as warnings, one line each)."""
+    could not be created are returned with their error (and logged as warnings, one line each).
+
+    Unless ``force``d, nothing is done when neither the views nor the dataset's schema changed since the
+    last time (a fingerprint kept in the dataset, ``_crm_elt_views``): most runs only add rows."""
     views = source_views(source)
     # tables the dataset has (None: unknown, try every view); a run of some tables only skips the rest
-    available = set(pipeline.default_schema.data_table_names()) if pipeline.default_schema_name else None
-    outcomes = []
+    schema = pipeline.default_schema if pipeline.default_schema_name else None
+    available = set(schema.data_table_names()) if schema else None
+    outcomes: list[Outcome] = []
     try:
         with pipeline.sql_client() as client:
+            marker = client.make_qualified_table_name(FINGERPRINT)
+            fingerprint = _fingerprint(views, client, schema)
+            if not force and fingerprint and _stored_fingerprint(client, marker) == fingerprint:
+                return [Outcome(view.name) for view in views]
+            _quietly(client, f"DROP VIEW IF EXISTS {marker}")
             for view in reversed(views):            # a view before the views it reads
                 _quietly(client, f"DROP VIEW IF EXISTS {client.make_qualified_table_name(view.name)}")
             for view in views:
@@ -109,12 +119,32 @@ def create_views(pipeline: Any, source: str, warn: bool = True) -> list[Outcome]
                     available.add(view.name)
                 if error and warn:
                     log.warning("view %s.%s not created: %s", pipeline.dataset_name, view.name, error)
+            if fingerprint and not any(outcome.error for outcome in outcomes):
+                _quietly(client, f"CREATE VIEW {marker} AS SELECT '{fingerprint}' AS fingerprint")
     except Exception as exc:                        # the warehouse went away after the load
         error = _first_line(exc)
         if warn:
             log.warning("views of %s not created: %s", pipeline.dataset_name, error)
         outcomes = [Outcome(view.name, error) for view in views]
     return outcomes
+
+
+def _fingerprint(views: tuple[View, ...], client: Any, schema: Any) -> str | None:
+    """What the views depend on: their SQL as created here, and the dataset's tables and columns."""
+    import hashlib
+
+    if schema is None:
+        return None
+    text = "\n".join([schema.version_hash, *(render(view, client) for view in views)])
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _stored_fingerprint(client: Any, marker: str) -> str | None:
+    try:
+        rows = client.execute_sql(f"SELECT fingerprint FROM {marker}")
+        return rows[0][0] if rows else None
+    except Exception:
+        return None
 
 
 def _quietly(client: Any, sql: str) -> str | None:
