@@ -7,7 +7,7 @@ naming the key (and its environment variable) that was looked up first.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable
 
 import pendulum
 
@@ -91,6 +91,36 @@ def at_least(value: Any, name: str, minimum: float) -> float:
     if parsed < minimum:
         raise ConfigError(f"{config_key(name)}: {value!r} is not a number >= {minimum:g}")
     return parsed
+
+
+def table_list(value: Any, name: str, valid: Iterable[str], source: str | None = None) -> tuple[str, ...]:
+    """A setting that lists tables: a list (TOML), a JSON array or comma-separated names (an environment
+    variable: ``deals,persons``); unset or empty: ``()``. A name not in ``valid`` is one ``ConfigError``
+    naming the key and the valid names."""
+    import json
+
+    valid = list(valid)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):            # dlt hands a TOML list to a str-typed argument as JSON
+            try:
+                value = json.loads(text)
+            except ValueError:
+                raise ConfigError(f"{config_key(name, source)}: {text!r} is not a list of table names "
+                                  '(e.g. ["deals", "persons"] or deals,persons)') from None
+        else:
+            value = text.split(",")
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{config_key(name, source)}: {value!r} is not a list of table names "
+                          '(e.g. ["deals", "persons"] or deals,persons)')
+    names = tuple(dict.fromkeys(item.strip() for item in value if item.strip()))
+    unknown = [item for item in names if item not in valid]
+    if unknown:
+        raise ConfigError(f"{config_key(name, source)}: unknown table(s) {', '.join(unknown)}; "
+                          f"choose from {', '.join(valid)}")
+    return names
 
 
 def token_caps(per_run: Any, per_day: Any) -> Any:

@@ -16,12 +16,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import dlt
 
-from sources._config import config_key
+from sources._config import config_key, table_list
 from sources._errors import BudgetExhausted, CapReached, Checkpoint, ConfigError, Interrupted
+from sources._history import history_resource
 from sources._http import ApiClient, hotprofile_client
 from sources._incremental import Cursor, RunContext, mark_reconciled, reconcile_due, table_resource
 from sources._stats import RunStats
@@ -174,6 +175,8 @@ def hotprofile_source(
     business_cards_path: Optional[str] = None,
     max_tokens_per_run: Optional[int] = None,       # calls this pipeline may make in one run (HotProfile: 1 a call)
     max_tokens_per_day: Optional[int] = None,       # ... in one UTC day, all runs together
+    history_tables: Optional[Union[str, Sequence[str]]] = None,  # also load every version into <table>_history
+                                                    # (scd2); a list, or comma-separated: clients,leads
     settings: Optional[HotProfileSettings] = None,  # checked settings instead of the values above
     ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
     client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
@@ -181,14 +184,19 @@ def hotprofile_source(
 ) -> Iterator[Any]:
     paths = {"clients": clients_path, "leads": leads_path, "business_cards": business_cards_path}
     settings = settings or hotprofile_settings(api_key, url_instance, start_date, lag_minutes, reconcile_every_hours,
-                                               paths, checkpoint_minutes, max_tokens_per_run, max_tokens_per_day)
+                                               paths, checkpoint_minutes, max_tokens_per_run, max_tokens_per_day,
+                                               history_tables)
     ctx = ctx or RunContext()
     ctx.checkpoint_minutes, ctx.caps, ctx.settings = settings.checkpoint_minutes, settings.caps, settings
     client = ctx.client = client or ctx.client or make_client(settings, stats)
+    history = table_list(settings.history_tables, "history_tables", TABLES, source="hotprofile")
     for table in resolve_tables(settings).values():
         read = partial(read_table, table, client, ctx, settings)
-        yield table_resource(table.name, read, client.stats, ctx, primary_key="id", write_disposition="merge",
-                             columns=columns(table), nested_hints=nested_hints(table))
+        resource = table_resource(table.name, read, client.stats, ctx, primary_key="id", write_disposition="merge",
+                                  columns=columns(table), nested_hints=nested_hints(table))
+        yield resource
+        if table.name in history:           # the same rows, every version: <table>_history (sources/_history.py)
+            yield history_resource(resource, columns(table), nested_hints(table))
 
 
 def make_client(settings: HotProfileSettings, stats: RunStats | None = None) -> ApiClient:

@@ -6,7 +6,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import dlt
 
@@ -30,11 +30,15 @@ def pipedrive_source(
     max_tokens_per_run: Optional[int] = None,       # tokens this pipeline may spend in one run
     max_tokens_per_day: Optional[int] = None,       # ... in one UTC day, all runs together (the company shares
                                                     # its daily budget with every other integration)
+    history_tables: Optional[Union[str, Sequence[str]]] = None,  # also load every version into <table>_history
+                                                    # (scd2); a list, or comma-separated: deals,persons
     settings: Optional[PipedriveSettings] = None,   # checked settings instead of the values above
     ctx: Optional[RunContext] = None,               # a run's window, full refresh, reconcile, clock
     client: Optional[ApiClient] = None,             # an HTTP client of your own (tests: a fake clock)
     stats: Optional[RunStats] = None,               # collects the run's figures: requests, tokens, seconds, stop
 ) -> Iterator[Any]:
+    from sources._config import table_list
+    from sources._history import history_resource
     from sources._schema import column_hints
     from sources.pipedrive.columns import COLUMNS
     from sources.pipedrive.readers import PipedriveRun
@@ -42,20 +46,25 @@ def pipedrive_source(
 
     settings = settings or pipedrive_settings(api_token, company_domain, base_url, start_date, rate_limit_burst,
                                               reconcile_every_hours, checkpoint_minutes, max_tokens_per_run,
-                                              max_tokens_per_day)
+                                              max_tokens_per_day, history_tables)
     ctx = ctx or RunContext()
     ctx.checkpoint_minutes, ctx.caps, ctx.settings = settings.checkpoint_minutes, settings.caps, settings
     client = ctx.client = client or ctx.client or make_client(settings, stats)
     # per-deal requests in flight follow the burst the client learned from the server (and the configured cap)
     run = PipedriveRun(client, ctx, TABLES, settings.start_date, burst_cap=settings.rate_limit_burst,
                        reconcile_every_hours=settings.reconcile_every_hours)
+    history = table_list(settings.history_tables, "history_tables", TABLES, source="pipedrive")
     for table in TABLES.values():
         # a per-deal table under --full-refresh is rebuilt: rows of deals that no longer exist go.
         # Other tables merge: a full refresh re-reads them whole and marks what vanished.
         rebuild = table.name in ctx.full_refresh and table.reads_per_deal
-        yield table_resource(table.name, lambda table=table: table.read(table, run), client.stats, ctx,
-                             primary_key=table.primary_key, write_disposition="replace" if rebuild else "merge",
-                             columns=column_hints(COLUMNS[table.name]))
+        columns = column_hints(COLUMNS[table.name])
+        resource = table_resource(table.name, lambda table=table: table.read(table, run), client.stats, ctx,
+                                  primary_key=table.primary_key, write_disposition="replace" if rebuild else "merge",
+                                  columns=columns)
+        yield resource
+        if table.name in history:           # the same rows, every version: <table>_history (sources/_history.py)
+            yield history_resource(resource, columns, key=table.primary_key)
 
 
 def make_client(settings: PipedriveSettings, stats: RunStats | None = None) -> ApiClient:
