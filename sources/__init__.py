@@ -76,5 +76,12 @@ def _defaults(factory: Any) -> dict[str, Any]:
 
 
 def spec_source(source: str) -> Any:
-    """The source's resources without credentials, config or a request: for asset specs (Dagster)."""
-    return account_source(source, settings=contracts()[source].offline)
+    """The source's resources without credentials or a request: for asset specs (Dagster). The configured
+    ``history_tables`` (the only setting read) add their ``<table>_history`` resources."""
+    from dataclasses import replace
+
+    from sources._history import configured_history
+
+    contract = contracts()[source]
+    offline = replace(contract.offline, history_tables=configured_history(source, contract.tables))
+    return account_source(source, settings=offline)

@@ -30,7 +30,9 @@ def small_pd():
 
 
 def run_pd(sb, target, **kw):
+    """A run of the history tables only (half the time of all tables; ``tables=None``: every table)."""
     settings = kw.pop("settings", None) or pd_settings(sb, history_tables=HISTORY)
+    kw.setdefault("tables", list(HISTORY))
     return run_pipedrive(sb, target, settings=settings, client=no_sleep_pipedrive_client(sb), **kw)
 
 
@@ -49,7 +51,7 @@ def live(sql: Sql, table: str, schema: str = "pipedrive") -> set:
     return {r[0] for r in sql(f"SELECT id FROM {schema}.{table} WHERE is_deleted IS NOT TRUE")}
 
 
-def assert_history_after_a_change_and_a_delete(sb, target, sql: Sql) -> None:
+def assert_history_after_a_change_and_a_delete(sb, target, sql: Sql) -> tuple:
     """The scenario of the issue, on any warehouse: first load, a changed deal, a deleted deal."""
     run_pd(sb, target)
     first = {table: versions(sql, table) for table in HISTORY}
@@ -78,11 +80,41 @@ def assert_history_after_a_change_and_a_delete(sb, target, sql: Sql) -> None:
 
     run_pd(sb, target)                                                           # nothing changed: no version
     assert versions(sql, "deals", columns="value, is_deleted") == after
+    return changed, deleted, value
+
+
+# the README's queries (section "History tables"), run on the history the scenario leaves
+AS_OF = """SELECT id, title, value, currency, status, stage_id
+FROM pipedrive.deals_history
+WHERE _dlt_valid_from <= CAST('2025-06-30 23:59:59+00' AS TIMESTAMP WITH TIME ZONE)
+  AND (_dlt_valid_to IS NULL OR _dlt_valid_to > CAST('2025-06-30 23:59:59+00' AS TIMESTAMP WITH TIME ZONE))
+ORDER BY id"""
+ONE_DEAL = """SELECT value, stage_id, status, update_time, _dlt_valid_from, _dlt_valid_to,
+       _dlt_valid_to - _dlt_valid_from AS lasted
+FROM pipedrive.deals_history
+WHERE id = 42
+ORDER BY _dlt_valid_from"""
+DELETED = """SELECT h.id, h.title, h.value, h._dlt_valid_to AS closed_at
+FROM pipedrive.deals_history h
+JOIN pipedrive.deals d ON d.id = h.id AND d.is_deleted
+WHERE h._dlt_valid_to = (SELECT max(_dlt_valid_to) FROM pipedrive.deals_history x WHERE x.id = h.id)
+  AND NOT EXISTS (SELECT 1 FROM pipedrive.deals_history c WHERE c.id = h.id AND c._dlt_valid_to IS NULL)"""
+
+
+def assert_readme_queries(sql: Sql, changed, deleted, value) -> None:
+    [(started, changed_at)] = sql("SELECT min(_dlt_valid_from), max(_dlt_valid_from) FROM pipedrive.deals_history")
+    at = lambda moment: {row[0]: row[2] for row in sql(AS_OF.replace("2025-06-30 23:59:59+00", str(moment)))}
+    before, now = at(started), at(changed_at)
+    assert before[changed] == value and deleted in before                       # as it was after the first load
+    assert now[changed] == value + 1000 and deleted not in now
+    assert set(before) - {deleted} == set(now)
+    assert [row[0] for row in sql(ONE_DEAL.replace("42", str(changed)))] == [value, value + 1000]
+    assert [row[0] for row in sql(DELETED)] == [deleted]
 
 
 def test_a_changed_deal_gets_a_new_version_and_a_deleted_deal_is_closed(small_pd, target):
-    sql = lambda text: query(target, text)                                       # noqa: E731
-    assert_history_after_a_change_and_a_delete(small_pd, target, sql)
+    sql = lambda text: query(target, text)
+    assert_readme_queries(sql, *assert_history_after_a_change_and_a_delete(small_pd, target, sql))
     # the history has the table's columns with the same types (custom fields included), plus the validity
     types = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'pipedrive' " \
             "AND table_name = '{}'"
@@ -95,17 +127,19 @@ def test_a_changed_deal_gets_a_new_version_and_a_deleted_deal_is_closed(small_pd
 def test_history_on_postgres(small_pd, postgres_db, tmp_path, monkeypatch):
     monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", postgres_db)
     target = Target("postgres", None, str(tmp_path / "pipelines"))
-    assert_history_after_a_change_and_a_delete(small_pd, target, lambda text: pg_rows(postgres_db, text))
+    sql = lambda text: pg_rows(postgres_db, text)
+    assert_readme_queries(sql, *assert_history_after_a_change_and_a_delete(small_pd, target, sql))
 
 
 def test_a_delete_found_by_the_id_scan_closes_the_current_version(small_pd, target):
-    """Persons vanish from the list when deleted: the id scan re-emits the stored row marked deleted."""
+    """Persons vanish from the list when deleted: the id scan re-emits the stored row marked deleted.
+    (Runs of every table: the histories load beside the whole source.)"""
     sb = small_pd
-    run_pd(sb, target)
+    run_pd(sb, target, tables=None)
     person = min(versions(lambda text: query(target, text), "persons"))
     sb.tick(60)
     sb.delete("persons", person)
-    run_pd(sb, target, settings=pd_settings(sb, history_tables=HISTORY, reconcile_every_hours=0))
+    run_pd(sb, target, settings=pd_settings(sb, history_tables=HISTORY, reconcile_every_hours=0), tables=None)
     assert query(target, f"SELECT is_deleted FROM pipedrive.persons WHERE id = {person}") == [(True,)]
     closed = versions(lambda text: query(target, text), "persons", columns="name")[person]
     assert len(closed) == 1 and closed[0][1] is not None and closed[0][2] is not None    # no blank version
@@ -120,7 +154,7 @@ def test_a_run_of_some_tables_and_its_checkpoint_segments_load_their_histories(s
     result = run_pd(small_pd, target, tables=["deals", "persons"], settings=settings)
     assert result.stopped is None and result.completed == ["deals", "persons"]
     assert query(target, "SELECT count(*) FROM pipedrive._dlt_loads")[0][0] == 2, "a segment per table"
-    sql = lambda text: query(target, text)                                       # noqa: E731
+    sql = lambda text: query(target, text)
     for table in ("deals", "persons"):
         history = versions(sql, table)
         assert set(history) == live(sql, table) and all(len(v) == 1 for v in history.values()), table
@@ -128,11 +162,25 @@ def test_a_run_of_some_tables_and_its_checkpoint_segments_load_their_histories(s
                          "AND table_name = 'organizations_history'") == [(0,)]         # not in this run
 
 
+def test_turned_on_later_the_history_starts_with_a_full_refresh(small_pd, target):
+    sb, sql = small_pd, (lambda text: query(target, text))
+    run_pd(sb, target, settings=pd_settings(sb))                                 # no history yet
+    deal = min(live(sql, "deals"))
+    sb.tick(60)
+    sb.update("deals", deal, title="Changed")
+    run_pd(sb, target)                                                           # only the changed deal
+    assert set(versions(sql, "deals")) == {deal}
+    run_pd(sb, target, full_refresh=["deals"])                                   # every deal, once
+    history = versions(sql, "deals")
+    assert set(history) == live(sql, "deals") and all(len(v) == 1 and v[0][1] is None for v in history.values())
+
+
 def test_hotprofile_history_keeps_each_versions_lists(target):
     with HotProfileSandbox(seed=5, clients=30, leads=20, business_cards=10, api_key=HP_KEY, rate=None) as sb:
         settings = hp_settings(sb, history_tables=("leads",), reconcile_every_hours=0)   # the scan finds deletes
-        run = lambda: run_hotprofile(sb, target, settings=settings, client=no_sleep_hotprofile_client(sb))  # noqa: E731
-        sql = lambda text: query(target, text)                                   # noqa: E731
+        run = lambda: run_hotprofile(sb, target, settings=settings, client=no_sleep_hotprofile_client(sb),
+                                     tables=["leads"])
+        sql = lambda text: query(target, text)
         run()
         first = versions(sql, "leads", "hotprofile")
         assert set(first) == live(sql, "leads", "hotprofile") == set(sb.ids("leads"))
@@ -162,16 +210,24 @@ def test_without_history_tables_nothing_changes(small_pd, target):
                          "AND table_name LIKE '%\\_history%' ESCAPE '\\' AND table_type = 'BASE TABLE'") == []
 
 
-def test_a_row_listed_twice_in_one_load_is_passed_on_once():
+def test_a_row_listed_twice_in_one_load_is_passed_on_once(tmp_path):
     @dlt.resource(name="deals")
     def deals():
         yield [{"id": 1, "value": 10}, {"id": 2, "value": 20}]
         yield [{"id": 1, "value": 10}, {"id": 2, "value": 25}]      # 1: the scan's copy; 2: a later change
 
-    history = history_resource(deals(), {"id": {"data_type": "bigint", "primary_key": True}})
+    table = deals()
+    history = history_resource(table, {"id": {"data_type": "bigint", "primary_key": True}})
     assert list(history) == [{"id": 1, "value": 10}, {"id": 2, "value": 20}, {"id": 2, "value": 25}]
     assert history.name == "deals_history" and history.write_disposition["strategy"] == "scd2"
     assert "primary_key" not in history.columns["id"]                    # versions share their id
+    # an extraction retried with the same source (a DuckDB lock met while extracting) is a load of its own
+    pipeline = dlt.pipeline("history_retry", destination=dlt.destinations.duckdb(str(tmp_path / "h.duckdb")),
+                            pipelines_dir=str(tmp_path / "p"))
+    for _ in range(2):
+        info = pipeline.extract([table, history])
+        metrics = info.metrics[info.loads_ids[-1]][0]["table_metrics"]
+        assert metrics["deals_history"].items_count == 3 and metrics["deals"].items_count == 4
 
 
 @pytest.mark.parametrize("value, expected", [
@@ -201,3 +257,18 @@ def test_an_unknown_history_table_is_one_line_naming_the_key(monkeypatch):
     with pytest.raises(ConfigError, match=r"^sources\.hotprofile\.history_tables: unknown table\(s\) deals; "
                                           r"choose from clients, leads, business_cards$"):
         account_source("hotprofile")
+
+
+def test_asset_specs_list_the_configured_history_tables(monkeypatch):
+    """Dagster's assets come from ``spec_source`` (no credentials): a history table a run loads is an asset."""
+    from sources import spec_source
+
+    assert not [name for name in spec_source("pipedrive").resources if name.endswith("_history")]
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__HISTORY_TABLES", "deals")
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__ACCOUNTS", '["eu"]')
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__EU__HISTORY_TABLES", '["persons", "deals"]')
+    assert [name for name in spec_source("pipedrive").resources if name.endswith("_history")] == \
+        ["deals_history", "persons_history"]
+    monkeypatch.setenv("SOURCES__PIPEDRIVE__EU__HISTORY_TABLES", "person")
+    with pytest.raises(ConfigError, match=r"^sources\.pipedrive\.eu\.history_tables: unknown table\(s\) person;"):
+        spec_source("pipedrive")
