@@ -18,6 +18,7 @@ from sources import contracts
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BUILT_BY_RUNNER = {"status", "_crm_elt_runs"}          # every dataset has them (and its views) after a run
+HISTORY = ("deals", "persons", "organizations")        # history_tables of the README's examples
 TABLE_REF = re.compile(r"\b(pipedrive|hotprofile)\.(\w+)")
 
 
@@ -40,7 +41,7 @@ def needed_tables(sql: str) -> set[tuple[str, str]]:
 def missing_tables(sql: str) -> list[str]:
     return sorted(f"{dataset}.{table}" for dataset, table in needed_tables(sql)
                   if table not in BUILT_BY_RUNNER | {view.name for view in source_views(dataset)}
-                  and table.split("__")[0] not in contracts()[dataset].tables)
+                  and table.split("__")[0].removesuffix("_history") not in contracts()[dataset].tables)
 
 
 def query_id(sql: str) -> str:
@@ -57,8 +58,15 @@ def warehouse(tmp_path_factory) -> str:
     target = Target("duckdb", str(folder / "crm.duckdb"), str(folder / "pipelines"))
     with PipedriveSandbox(seed=7, deals=300, token=PD_TOKEN, burst=10_000) as pd, \
             HotProfileSandbox(seed=7, clients=500, leads=300, business_cards=100, api_key=HP_KEY, rate=None) as hp:
-        run_source("pipedrive", target, settings=pd_settings(pd))
+        settings = pd_settings(pd, history_tables=HISTORY)
+        run_source("pipedrive", target, settings=settings)
         run_source("hotprofile", target, settings=hp_settings(hp))
+        # a second run after change: the history tables get closed and new versions
+        pd.tick(60)
+        pd.update("deals", 42, value=4242)
+        pd.delete("deals", next(d["id"] for d in pd.live("deals") if not d["is_deleted"] and d["id"] != 42))
+        pd.tick(60)
+        run_source("pipedrive", target, settings=settings)
     return target.duckdb_path
 
 
