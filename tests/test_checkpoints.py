@@ -36,6 +36,30 @@ def test_a_first_load_in_segments_is_exact_and_one_run(small_env, target):
     assert len({r.path for r in flows}) == deals and len(flows) - deals <= 32 * loads
 
 
+def test_a_bulk_update_larger_than_a_page_does_not_send_segments_back_forever(target):
+    """250 deals stamped in one second, pages of 100, a checkpoint due after every page: a segment that
+    resumes at that second reads on until it has passed it."""
+    from sandbox.pipedrive import PipedriveSandbox
+
+    def too_long(*_):
+        raise TimeoutError("the scan went round in circles")
+
+    with PipedriveSandbox(seed=5, deals=250, token=PD_TOKEN, burst=10_000, page_cap=100) as sb:
+        for deal in sb.live("deals"):
+            sb.update("deals", deal["id"], update_time="2024-12-20T10:00:00Z")
+        previous = signal.signal(signal.SIGALRM, too_long)
+        signal.alarm(120)
+        try:
+            result = run_pipedrive(sb, target, tables=["deals"],
+                                   settings=replace(pd_settings(sb), checkpoint_minutes=1e-6))
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+        assert result.stopped is None and "deals" in result.completed
+        assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=("deals",))
+        assert len(sb.server.requests_to(r"^/api/v2/deals$")) < 20
+
+
 @pytest.fixture
 def small_pipedrive(monkeypatch):
     from sandbox.pipedrive import PipedriveSandbox

@@ -176,7 +176,7 @@ def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
         if resume and index < resume["endpoint"]:
             continue                                  # listed whole by an earlier segment
         since = resume.get("from") if resume and index == resume["endpoint"] else None
-        reached = parse_time(since)
+        reached = started = parse_time(since)
         pages = table.paging.pages(run.client, endpoint.path, {**params, **({"updated_since": since} if since else {})},
                                    table=table.name, cost=endpoint.cost)
         try:
@@ -190,7 +190,10 @@ def read_cdc(table: Table, run: PipedriveRun) -> Iterator[Any]:
                     enqueue_changed_deals(run, rows, children)
                 if rows:
                     yield shape(rows)
-                if page and reached and run.ctx.checkpoint_due() and resumable(table, run, cursor):
+                # a segment that has not got past the second it began at goes on: more rows of one second
+                # than a page holds (a bulk update) would otherwise send every segment back to that second
+                moved = reached and (started is None or reached > started)
+                if page and moved and run.ctx.checkpoint_due() and resumable(table, run, cursor):
                     cursor.save_position(endpoint=index, **{"from": rfc3339(reached)})
                     raise Checkpoint()
         except (BudgetExhausted, CapReached, Interrupted):
