@@ -7,6 +7,7 @@ process whose RSS is sampled every 50 ms (VmRSS) and attributed to the dlt step 
     python bench/bench_memory.py --deals 2000 10000 50000
     python bench/bench_memory.py --deals 10000 --postgres      # also into a throwaway PostgreSQL cluster
     python bench/bench_memory.py --deals 50000 --steps         # and every step of every checkpoint segment
+    python bench/bench_memory.py --deals 50000 --lists-only --load-jobs 4 2 1   # the largest load step only
 """
 from __future__ import annotations
 
@@ -96,12 +97,22 @@ def serve(deals: int) -> None:
         sys.stdin.read()
 
 
-def load(base_url: str, destination: str, workdir: str) -> None:
+def load(base_url: str, destination: str, workdir: str, lists_only: bool = False, jobs: int | None = None,
+         duckdb_memory: int | None = None) -> None:
     """Child: one first load; prints its figures as JSON on the last line."""
     from dlt.pipeline.pipeline import Pipeline
 
+    import destinations
     from pipelines.runner import Target, run_source
     from sources.pipedrive import PipedriveSettings
+    from sources.pipedrive.tables import TABLES
+
+    if jobs:
+        destinations.LOAD_CAPS["duckdb"]["max_parallel_load_jobs"] = jobs
+    if duckdb_memory:
+        destinations.DUCKDB_CONNECTION["memory_limit"] = f"{duckdb_memory}MB"
+    # the list tables alone: one segment holding the bulk of a first load (its largest load step)
+    tables = [name for name, table in TABLES.items() if not table.reads_per_deal] if lists_only else None
 
     with Sampler() as sampler:
         for step in ("extract", "normalize", "load"):
@@ -112,7 +123,7 @@ def load(base_url: str, destination: str, workdir: str) -> None:
             target = Target(destination, None, f"{workdir}/pipelines")
         settings = PipedriveSettings(base_url, TOKEN, rate_limit_burst=BURST)
         started = time.monotonic()
-        result = run_source("pipedrive", target, settings=settings)
+        result = run_source("pipedrive", target, settings=settings, tables=tables)
         seconds = time.monotonic() - started
     with open("/proc/self/status") as status:
         hwm = next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
@@ -166,27 +177,29 @@ class Postgres:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def measure(deals: int, destinations: list[str], postgres: Postgres | None, steps: bool) -> None:
+def measure(deals: int, destinations: list[str], postgres: Postgres | None, steps: bool,
+            options: list[list[str]] = ([],)) -> None:
     started = time.monotonic()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(deals)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
     try:
         base_url = server.stdout.readline().strip()
         print(f"\n{deals:,} deals (emulator ready in {time.monotonic() - started:.0f}s, own process)", flush=True)
-        for destination in destinations:
+        for destination, option in ((d, o) for d in destinations for o in options):
             with tempfile.TemporaryDirectory() as workdir:
                 env = dict(os.environ)
                 if destination == "postgres":
                     env["DESTINATION__POSTGRES__CREDENTIALS"] = postgres.database(f"bench_{deals}_{os.getpid()}")
                 child = subprocess.run([sys.executable, __file__, "--load", base_url, "--destination", destination,
-                                        "--workdir", workdir], capture_output=True, text=True, cwd=ROOT, env=env)
+                                        "--workdir", workdir, *option], capture_output=True, text=True, cwd=ROOT,
+                                       env=env)
                 if child.returncode:
                     print(f"  {destination}: load failed\n{child.stdout[-2000:]}{child.stderr[-4000:]}")
                     continue
                 lines = child.stdout.strip().splitlines()
                 out = json.loads(lines[-1])
                 peaks = "  ".join(f"{p} {out['peak'][p]:>5,.0f} MiB ({out['phase_seconds'][p]:.0f}s)" for p in PHASES)
-                print(f"  {destination:<8} {out['rows']:>9,} rows in {out['seconds']:6.1f}s  peak RSS {out['hwm']:,.0f} MiB"
+                print(f"  {destination:<8} {' '.join(option):<16} {out['rows']:>9,} rows in {out['seconds']:6.1f}s  peak RSS {out['hwm']:,.0f} MiB"
                       f"  | {peaks}", flush=True)
                 for line in lines[:-1] if steps else ():
                     if line.startswith("step "):
@@ -202,6 +215,10 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also load a throwaway PostgreSQL cluster")
     parser.add_argument("--no-duckdb", action="store_true", help="PostgreSQL only (with --postgres)")
     parser.add_argument("--steps", action="store_true", help="also each dlt step of each checkpoint segment")
+    parser.add_argument("--lists-only", action="store_true",
+                        help="the list tables only (no per-deal calls): the first segment's load, in minutes")
+    parser.add_argument("--load-jobs", type=int, nargs="+", help="DuckDB load jobs in parallel (one load each)")
+    parser.add_argument("--duckdb-memory", type=int, help="DuckDB memory_limit of the loader, MB")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load", help=argparse.SUPPRESS)
     parser.add_argument("--destination", default="duckdb", help=argparse.SUPPRESS)
@@ -210,12 +227,16 @@ def main() -> None:
     if args.serve is not None:
         return serve(args.serve)
     if args.load:
-        return load(args.load, args.destination, args.workdir)
+        return load(args.load, args.destination, args.workdir, args.lists_only, args.load_jobs and args.load_jobs[0],
+                    args.duckdb_memory)
     destinations = ([] if args.no_duckdb else ["duckdb"]) + (["postgres"] if args.postgres else [])
     postgres = Postgres() if args.postgres else None
     try:
+        common = [*(["--lists-only"] if args.lists_only else []),
+                  *(["--duckdb-memory", str(args.duckdb_memory)] if args.duckdb_memory else [])]
+        options = [[*common, "--load-jobs", str(n)] for n in args.load_jobs] if args.load_jobs else [common]
         for deals in args.deals:
-            measure(deals, destinations, postgres, args.steps)
+            measure(deals, destinations, postgres, args.steps, options)
     finally:
         if postgres:
             postgres.stop()

@@ -175,3 +175,21 @@ def test_a_long_pipedrive_cdc_scan_resumes_mid_table_from_its_newest_update_time
     rows = {t.table: t.rows for t in again.tables}
     assert rows["activities"] == 0 and rows["deals"] == 0, rows
     assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=tables)
+
+
+def test_a_segment_ends_after_its_share_of_rows_so_load_memory_stays_flat(target, monkeypatch):
+    """However large the first load, a segment holds at most SEGMENT_ROWS rows (here 150) plus the rest of
+    its page (pages of 50) or deal: the load step merges that many per table, not the whole account."""
+    import sources._incremental as incremental
+    from sandbox.pipedrive import PipedriveSandbox
+
+    monkeypatch.setattr(incremental, "SEGMENT_ROWS", 150)
+    tables = ("deals", "persons", "activities", "dealflow")
+    with PipedriveSandbox(seed=5, deals=80, token=PD_TOKEN, burst=10_000, page_cap=50) as sb:
+        result = run_pipedrive(sb, target, tables=tables)
+        assert result.stopped is None
+        assert_pipedrive_exact(sb, lambda sql: query(target, sql), tables=tables)
+    rows = sum(t.rows for t in result.tables)
+    loads = query(target, "SELECT count(*) FROM pipedrive._dlt_loads WHERE schema_name = 'pipedrive'")[0][0]
+    assert loads >= rows // 200 >= 4, (rows, loads)
+    assert len(read_runs(target.pipelines_dir, "crm_elt_pipedrive")) == 1
